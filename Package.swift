@@ -1,0 +1,71 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "pod-arcade",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "STUNCore", targets: ["STUNCore"]),
+        .library(name: "ServerHost", targets: ["ServerHost"]),
+        .executable(name: "pod-arcade-server", targets: ["pod-arcade-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // STUN/TURN wire types and sans-IO engines (RFC 8489, 8656, 5780, 8445 attributes).
+        .target(
+            name: "STUNCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Server composition: configuration, STUN listener (HTTP/MQTT come with later issues).
+        .target(
+            name: "ServerHost",
+            dependencies: [
+                "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "pod-arcade-server",
+            dependencies: ["ServerHost"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "STUNCoreTests",
+            dependencies: ["STUNCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerHostTests",
+            dependencies: [
+                "ServerHost", "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)
