@@ -54,7 +54,7 @@ let package = Package(
         ),
         .testTarget(
             name: "STUNCoreTests",
-            dependencies: ["STUNCore"],
+            dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

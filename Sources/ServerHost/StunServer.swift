@@ -1,0 +1,158 @@
+public import Logging
+import Metrics
+public import NIOCore
+public import NIOPosix
+public import STUNCore
+public import ServiceLifecycle
+
+/// The built-in STUN server (seed-peer-to-peer.md, `STUN_PORT`): answers Binding requests on
+/// UDP, IPv4 and IPv6, with the sans-IO ``BindingResponder`` doing the protocol work.
+public final class StunServer: Service, Sendable {
+    /// Where the server ended up listening, once bound.
+    public struct Bound: Sendable {
+        public let addresses: [SocketAddress]
+        /// The UDP port (the same on both families).
+        public let port: Int
+    }
+
+    private let port: Int
+    private let hosts: [String]
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let responderConfiguration: BindingResponder.Configuration
+    private let onBound: @Sendable (Bound) -> Void
+
+    /// - Parameters:
+    ///   - port: UDP port; 0 picks a free one (the same for IPv6 as for IPv4).
+    ///   - hosts: addresses to bind; by default all IPv4 and all IPv6 addresses.
+    ///   - onBound: called once the sockets are bound.
+    public init(
+        port: Int, hosts: [String] = ["0.0.0.0", "::"], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "pod-arcade.stun"),
+        responder: BindingResponder.Configuration = .init(),
+        onBound: @escaping @Sendable (Bound) -> Void = { _ in }
+    ) {
+        self.port = port
+        self.hosts = hosts
+        self.group = group
+        self.logger = logger
+        self.responderConfiguration = responder
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let channels = try await bind()
+        let addresses = channels.compactMap(\.localAddress)
+        let boundPort = addresses.first?.port ?? port
+        for address in addresses { logger.info("STUN server listening", metadata: ["address": "udp \(address)"]) }
+        onBound(Bound(addresses: addresses, port: boundPort))
+        try? await gracefulShutdown()
+        for channel in channels { try? await channel.close() }
+        logger.info("STUN server stopped")
+    }
+
+    /// Binds every host; a family the machine lacks (no IPv6) is logged and skipped.
+    private func bind() async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        var chosenPort = port
+        var lastError: (any Error)?
+        for host in hosts {
+            let isIPv6 = host.contains(":")
+            var bootstrap = DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.datagramVectorReadMessageCount, value: StunDatagramHandler.batch)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: StunDatagramHandler.batch * 2048))
+                .channelOption(.maxMessagesPerRead, value: 4)
+            if isIPv6 {
+                // Separate sockets per family, so both can use the same port.
+                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+            }
+            let logger = self.logger
+            let configuration = responderConfiguration
+            bootstrap = bootstrap.channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        StunDatagramHandler(responder: BindingResponder(configuration: configuration), logger: logger))
+                }
+            }
+            do {
+                let channel = try await bootstrap.bind(host: host, port: chosenPort).get()
+                if chosenPort == 0, let bound = channel.localAddress?.port { chosenPort = bound }
+                channels.append(channel)
+            } catch {
+                logger.warning("STUN server could not bind", metadata: ["address": "\(host) port \(chosenPort)", "error": "\(error)"])
+                lastError = error
+            }
+        }
+        if channels.isEmpty, let lastError { throw lastError }
+        return channels
+    }
+}
+
+/// Feeds datagrams to a ``BindingResponder`` and writes its answers, flushing once per read
+/// batch so replies leave with sendmmsg.
+final class StunDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    static let batch = 64
+
+    private var responder: BindingResponder
+    private let logger: Logger
+    private var pendingFlush = false
+
+    private static let answered = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "success")])
+    private static let badRequests = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "400")])
+    private static let unknownAttribute = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "420")])
+    private static let droppedMalformed = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "malformed")])
+    private static let droppedIndication = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "indication")])
+    private static let droppedResponse = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "response")])
+
+    init(responder: BindingResponder, logger: Logger) {
+        self.responder = responder
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let source = TransportAddress(envelope.remoteAddress) else { return }
+        let bytes = Array(envelope.data.readableBytesView)
+        let before = responder.statistics
+        switch responder.handle(bytes, from: source) {
+        case .respond(let response):
+            let after = responder.statistics
+            if after.successResponses != before.successResponses {
+                Self.answered.increment()
+            } else if after.unknownAttributeResponses != before.unknownAttributeResponses {
+                Self.unknownAttribute.increment()
+                logger.debug("STUN request with unknown attributes answered 420", metadata: ["from": "\(source)"])
+            } else {
+                Self.badRequests.increment()
+                logger.debug("STUN request answered 400", metadata: ["from": "\(source)"])
+            }
+            let buffer = context.channel.allocator.buffer(bytes: response)
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
+            pendingFlush = true
+        case .drop(let reason):
+            switch reason {
+            case .malformed: Self.droppedMalformed.increment()
+            case .indication: Self.droppedIndication.increment()
+            case .response: Self.droppedResponse.increment()
+            }
+            logger.debug("STUN datagram dropped", metadata: ["from": "\(source)", "bytes": "\(bytes.count)", "reason": "\(reason)"])
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pendingFlush {
+            pendingFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// ICMP errors (port unreachable from a vanished client) surface here; they never close the socket.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("STUN socket error", metadata: ["error": "\(error)"])
+    }
+}

@@ -1,0 +1,8 @@
+import ServerHost
+
+@main
+struct PodArcadeServerMain {
+    static func main() async {
+        await ServerCommand.main()
+    }
+}
