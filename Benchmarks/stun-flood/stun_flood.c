@@ -698,9 +698,14 @@ int main(int argc, char **argv)
         g.first_measured_seq = UINT32_MAX; /* nothing counts until warm-up ends */
     uint64_t cpu0 = cpu_ns(), wall0 = start, blocked_ns = 0;
 
-    /* Token bucket for --rate; at most one batch of credit is kept, so a
-     * stall does not turn into a burst. */
+    /* Token bucket for --rate. Requests leave in quanta of about 100 us
+     * worth (1 .. batch requests) so pacing costs few syscalls; credit is
+     * capped at 1 ms worth (at least a batch) so a stall of the generator
+     * is caught up without turning into a long burst. */
     double tokens = 0;
+    double quantum = cfg.rate * 100e-6;
+    quantum = quantum < 1 ? 1 : quantum > cfg.batch ? cfg.batch : (double)(int)quantum;
+    double credit_cap = cfg.rate * 1e-3 > cfg.batch ? cfg.rate * 1e-3 : cfg.batch;
     uint64_t last_refill = start, last_expire = start, drain_deadline = 0;
     int next_sock = 0;
 
@@ -731,14 +736,14 @@ int main(int argc, char **argv)
         if (sending) {
             if (cfg.rate > 0) {
                 tokens += (double)(now - last_refill) * cfg.rate / 1e9;
-                if (tokens > cfg.batch)
-                    tokens = cfg.batch;
+                if (tokens > credit_cap)
+                    tokens = credit_cap;
                 last_refill = now;
             }
             while (g.free_top > 0) {
                 int want = cfg.batch;
                 if (cfg.rate > 0) {
-                    if (tokens < 1)
+                    if (tokens < quantum)
                         break;
                     want = (int)tokens < want ? (int)tokens : want;
                 }
@@ -749,8 +754,8 @@ int main(int argc, char **argv)
                 sent_any = true;
                 tokens -= n;
             }
-            if (cfg.rate > 0 && g.free_top > 0 && tokens < 1) {
-                uint64_t until_token = (uint64_t)((1 - tokens) * 1e9 / cfg.rate);
+            if (cfg.rate > 0 && g.free_top > 0 && tokens < quantum) {
+                uint64_t until_token = (uint64_t)((quantum - tokens) * 1e9 / cfg.rate);
                 if (until_token < wait_ns)
                     wait_ns = until_token;
             }

@@ -256,7 +256,13 @@ private func decodeErrorCode(_ value: ArraySlice<UInt8>) -> Int? {
 private func encodeErrorCode(_ error: StunErrorCode, familyByte: UInt8, into out: inout [UInt8]) {
     let code = min(max(error.code, 300), 699)
     out.append(contentsOf: [familyByte, 0, UInt8(code / 100), UInt8(code % 100)])
-    out.append(contentsOf: error.reason.utf8.prefix(StunLimits.reason))
+    // Cut an over-long reason between scalars so the value stays valid UTF-8.
+    var reasonLength = 0
+    for scalar in error.reason.unicodeScalars {
+        guard reasonLength + UTF8.width(scalar) <= StunLimits.reason else { break }
+        reasonLength += UTF8.width(scalar)
+    }
+    out.append(contentsOf: error.reason.utf8.prefix(reasonLength))
 }
 
 /// Algorithm (16) | parameters length (16) | parameters, padded to 4 (RFC 8489 §14.11).

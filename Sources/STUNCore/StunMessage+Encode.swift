@@ -3,6 +3,9 @@ public import NIOCore
 extension StunMessage {
     /// Encodes the message (RFC 8489 §5, §14).
     ///
+    /// MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256 and FINGERPRINT values in ``attributes`` are
+    /// skipped; pass keys and `fingerprint: true` to have them computed, in the order §14 requires.
+    ///
     /// - Parameters:
     ///   - messageIntegrity: when set, appends MESSAGE-INTEGRITY (HMAC-SHA1, §14.5) with this key.
     ///   - messageIntegritySHA256: when set, appends MESSAGE-INTEGRITY-SHA256 (§14.6, full 32 bytes).
@@ -20,8 +23,14 @@ extension StunMessage {
         out.appendUInt16(0)
         out.appendUInt32(rfc3489TransactionPrefix ?? stunMagicCookie)
         out.append(contentsOf: transactionID.bytes)
+        // Integrity and fingerprint values are never copied from `attributes`: a decoded message
+        // still holds them, and stale ones would make the new bytes fail verification. They are
+        // computed afresh from the options below.
         for attribute in attributes {
-            appendAttribute(attribute, to: &out, paddingByte: paddingByte)
+            switch attribute.type {
+            case .messageIntegrity, .messageIntegritySHA256, .fingerprint: continue
+            default: appendAttribute(attribute, to: &out, paddingByte: paddingByte)
+            }
         }
         if let key = messageIntegrity {
             // The length field counts the MESSAGE-INTEGRITY attribute itself (§14.5).

@@ -58,7 +58,12 @@ public struct ServerCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        try await PodArcadeServer(configuration: configuration).run()
+        do {
+            try await PodArcadeServer(configuration: configuration).run()
+        } catch {
+            FileHandle.standardError.write(Data("pod-arcade-server: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -1,4 +1,7 @@
 public import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 import Metrics
 public import NIOCore
 public import NIOPosix
@@ -51,7 +54,8 @@ public final class StunServer: Service, Sendable {
         logger.info("STUN server stopped")
     }
 
-    /// Binds every host; a family the machine lacks (no IPv6) is logged and skipped.
+    /// Binds every host. A family the machine lacks (IPv6 disabled) is logged and skipped; any
+    /// other failure, such as the port being taken, fails start-up.
     private func bind() async throws -> [any Channel] {
         var channels: [any Channel] = []
         var chosenPort = port
@@ -79,14 +83,26 @@ public final class StunServer: Service, Sendable {
                 let channel = try await bootstrap.bind(host: host, port: chosenPort).get()
                 if chosenPort == 0, let bound = channel.localAddress?.port { chosenPort = bound }
                 channels.append(channel)
-            } catch {
-                logger.warning("STUN server could not bind", metadata: ["address": "\(host) port \(chosenPort)", "error": "\(error)"])
+            } catch let error as IOError where [EAFNOSUPPORT, EADDRNOTAVAIL, EPROTONOSUPPORT].contains(error.errnoCode) {
+                logger.warning("STUN server skips an address family this machine lacks", metadata: ["address": "\(host)", "error": "\(error)"])
                 lastError = error
+            } catch {
+                for channel in channels { try? await channel.close() }
+                throw StunServerError(host: host, port: chosenPort, underlying: error)
             }
         }
         if channels.isEmpty, let lastError { throw lastError }
         return channels
     }
+}
+
+/// The STUN socket could not be bound, e.g. because the port is taken.
+public struct StunServerError: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let underlying: any Error
+
+    public var description: String { "STUN_PORT: cannot listen on UDP \(host) port \(port): \(underlying)" }
 }
 
 /// Feeds datagrams to a ``BindingResponder`` and writes its answers, flushing once per read

@@ -83,7 +83,7 @@ class RunningProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     port: int
-    stopped_by_test: bool = field(default=False)
+    exit_expected: bool = field(default=False)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -130,15 +130,17 @@ def wait_until_answering(server: RunningProcess, hosts: tuple[str, ...] = LOOPBA
     pending = list(hosts)
     while pending:
         if not server.alive():
+            server.exit_expected = True  # reported here, not again at teardown
             pytest.fail(
                 f"{server.name} exited with status {server.proc.returncode} before answering STUN "
-                f"on port {server.port}; its output:\n{server.log_tail()}"
+                f"on port {server.port} (its output is at the end of this report)"
             )
         if time.monotonic() > deadline:
+            server.exit_expected = True
             server.stop()
             pytest.fail(
                 f"{server.name} did not answer a STUN Binding request on {pending[0]} port "
-                f"{server.port} within {READY_TIMEOUT:.0f} s; its output:\n{server.log_tail()}"
+                f"{server.port} within {READY_TIMEOUT:.0f} s (its output is at the end of this report)"
             )
         if stunwire.probe(pending[0], server.port, timeout=0.2) is not None:
             pending.pop(0)
@@ -165,12 +167,12 @@ def _register(request: pytest.FixtureRequest, process: RunningProcess) -> None:
 
 
 def _stop_all(processes: list[RunningProcess]) -> None:
-    crashed = [p for p in processes if not p.stopped_by_test and not p.alive()]
+    crashed = [p for p in processes if not p.exit_expected and not p.alive()]
     for process in processes:
         process.stop()
     if crashed:
         names = ", ".join(f"{p.name} (status {p.proc.returncode})" for p in crashed)
-        pytest.fail(f"exited on its own during the test: {names}; output:\n{crashed[0].log_tail()}")
+        pytest.fail(f"exited on its own during the test: {names} (output at the end of this report)")
 
 
 @pytest.fixture
@@ -204,9 +206,7 @@ def start_pod_arcade(
 
     def start(stun_port: int, wait: bool = True, **extra_env: str) -> RunningProcess:
         env = dict(os.environ)
-        env.update(
-            STUN_PORT=str(stun_port), HTTP_PORT="-1", MQTT_PORT="-1", LOG_LEVEL="debug", **extra_env
-        )
+        env.update(STUN_PORT=str(stun_port), HTTP_PORT="-1", MQTT_PORT="-1", LOG_LEVEL="debug", **extra_env)
         log_path = tmp_path / f"pod-arcade-server-{len(started)}.log"
         server = _start("pod-arcade-server", [str(server_binary)], env, log_path, stun_port)
         started.append(server)
@@ -245,13 +245,11 @@ def coturn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningPr
     # free port of our choosing even though --no-rfc5780 leaves it unused.
     alt_port = pick_free_udp_port(tcp_too=True, exclude=(port,))
     log_path = tmp_path / "turnserver.log"
-    argv = [
-        turnserver, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--no-rfc5780",
-        "--listening-ip", "127.0.0.1", "--listening-ip", "::1",
-        "--listening-port", str(port), "--alt-listening-port", str(alt_port),
-        "--db", str(tmp_path / "turndb"),
-        "--log-file", str(log_path), "--simple-log", "--no-stdout-log",
-    ]  # fmt: skip
+    argv = [turnserver, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--no-rfc5780"]
+    argv += ["--listening-ip", "127.0.0.1", "--listening-ip", "::1"]
+    argv += ["--listening-port", str(port), "--alt-listening-port", str(alt_port)]
+    argv += ["--db", str(tmp_path / "turndb"), "--pidfile", str(tmp_path / "turnserver.pid")]
+    argv += ["--log-file", str(log_path), "--simple-log", "--no-stdout-log"]
     server = _start("turnserver", argv, dict(os.environ), log_path, port)
     _register(request, server)
     wait_until_answering(server)

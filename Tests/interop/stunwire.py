@@ -225,10 +225,10 @@ def decode_xor_address(value: bytes, transaction_id: bytes) -> tuple[str, int]:
     port = struct.unpack_from("!H", value, 2)[0] ^ (MAGIC_COOKIE >> 16)
     mask = struct.pack("!I", MAGIC_COOKIE) + transaction_id
     if family == FAMILY_IPV4 and len(value) == 8:
-        raw = bytes(a ^ b for a, b in zip(value[4:8], mask[:4]))
+        raw = bytes(a ^ b for a, b in zip(value[4:8], mask[:4], strict=True))
         return str(ipaddress.IPv4Address(raw)), port
     if family == FAMILY_IPV6 and len(value) == 20:
-        raw = bytes(a ^ b for a, b in zip(value[4:20], mask))
+        raw = bytes(a ^ b for a, b in zip(value[4:20], mask, strict=True))
         return str(ipaddress.IPv6Address(raw)), port
     raise ValueError(f"XOR address family {family:#04x} with length {len(value)}")
 
@@ -238,7 +238,7 @@ def encode_xor_address(host: str, port: int, transaction_id: bytes) -> bytes:
     ip = ipaddress.ip_address(host)
     mask = struct.pack("!I", MAGIC_COOKIE) + transaction_id
     family = FAMILY_IPV4 if ip.version == 4 else FAMILY_IPV6
-    raw = bytes(a ^ b for a, b in zip(ip.packed, mask))
+    raw = bytes(a ^ b for a, b in zip(ip.packed, mask[: len(ip.packed)], strict=True))
     return struct.pack("!BBH", 0, family, port ^ (MAGIC_COOKIE >> 16)) + raw
 
 
@@ -260,9 +260,7 @@ def decode_unknown_attributes(value: bytes) -> list[int]:
     return [t for (t,) in struct.iter_unpack("!H", value)]
 
 
-def transact(
-    sock: socket.socket, request: bytes, server: tuple[str, int], timeout: float = 1.0
-) -> Message | None:
+def transact(sock: socket.socket, request: bytes, server: tuple[str, int], timeout: float = 1.0) -> Message | None:
     """Sends ``request`` once and returns the decoded reply with the same
     transaction id, or None when nothing answers within ``timeout``.
     Unrelated datagrams (earlier replies) are skipped."""
@@ -272,7 +270,7 @@ def transact(
     while True:
         try:
             data, _ = sock.recvfrom(65535)
-        except (TimeoutError, socket.timeout, ConnectionRefusedError):
+        except (TimeoutError, ConnectionRefusedError):
             return None
         if len(data) >= HEADER_LENGTH and data[8:HEADER_LENGTH] == transaction_id:
             return decode_message(data)

@@ -1,0 +1,25 @@
+// swift-tools-version:6.2
+// Fuzz targets for STUNCore, kept out of the main package so that the sanitizer flags and
+// the libFuzzer entry point never reach the normal build. Build and run with Fuzz/fuzz-stun.sh.
+import PackageDescription
+
+let package = Package(
+    name: "pod-arcade-fuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "pod-arcade", path: ".."),
+    ],
+    targets: [
+        // The Swift target defines only LLVMFuzzerTestOneInput (no Swift main); build it with
+        // -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library.
+        .executableTarget(
+            name: "FuzzSTUN",
+            dependencies: ["FuzzSTUNEntry", .product(name: "STUNCore", package: "pod-arcade")],
+            path: "Sources/FuzzSTUN",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // SwiftPM links an executable's `main` to `FuzzSTUN_main`; this C shim defines it and
+        // calls libFuzzer's LLVMFuzzerRunDriver (see entry.c).
+        .target(name: "FuzzSTUNEntry", path: "Sources/FuzzSTUNEntry"),
+    ]
+)

@@ -1,0 +1,62 @@
+# Pod Arcade. `make help` lists the targets.
+#
+# test and demo first run scripts/deps.sh, which installs missing Debian
+# packages (apt-get) and Python packages (pip), so both work on a fresh
+# Debian 12 machine with a Swift toolchain.
+
+SWIFT        ?= swift
+STUN_PORT    ?= 3478
+FUZZ_SECONDS ?= 600
+DEBUG_BIN    := $(CURDIR)/.build/debug
+RELEASE_BIN  := $(CURDIR)/.build/release
+# Expanded when a recipe runs, so after deps may have made .build-venv/.
+PYTHON        = $(shell bash scripts/python.sh)
+
+# Prerequisites run one after another, in the order written.
+.NOTPARALLEL:
+.DEFAULT_GOAL := build
+.PHONY: help deps build test unit interop demo bench-stun fuzz-stun clean
+
+help:
+	@echo "make deps        install missing Debian and Python packages"
+	@echo "make build       swift build --build-tests (debug)"
+	@echo "make test        deps, build, Swift tests, then the interop tests in Tests/interop"
+	@echo "make unit        Swift tests only (after make build)"
+	@echo "make interop     interop tests only, against $(DEBUG_BIN)/pod-arcade-server"
+	@echo "make demo        deps, build, run the server until Ctrl-C (STUN_PORT=$(STUN_PORT))"
+	@echo "make bench-stun  release build, then Benchmarks/stun-bench.sh"
+	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
+	@echo "make clean       remove .build/ and .build-venv/"
+
+deps:
+	bash scripts/deps.sh
+
+build:
+	$(SWIFT) build --build-tests
+
+# Runs both suites even when the first fails, so that both summaries are
+# printed; fails if either failed.
+test: deps build
+	@status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory interop || status=1; \
+	exit $$status
+
+unit:
+	$(SWIFT) test --skip-build
+
+interop:
+	POD_ARCADE_BIN_DIR=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/interop
+
+demo: deps build
+	STUN_PORT=$(STUN_PORT) POD_ARCADE_BIN_DIR=$(DEBUG_BIN) bash scripts/demo.sh
+
+bench-stun: deps
+	$(SWIFT) build -c release --product pod-arcade-server
+	POD_ARCADE_SERVER=$(RELEASE_BIN)/pod-arcade-server bash Benchmarks/stun-bench.sh
+
+fuzz-stun:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-stun.sh
+
+clean:
+	rm -rf .build .build-venv
