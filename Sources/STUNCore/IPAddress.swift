@@ -56,7 +56,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: some StringProtocol) {
         var literal = String(text)
         if let percent = literal.firstIndex(of: "%") { literal = String(literal[..<percent]) }
-        if literal.isEmpty || literal.count > 45 { return nil }
+        // inet_pton stops at a NUL, so "1.2.3.4\0junk" would otherwise parse.
+        if literal.isEmpty || literal.count > 45 || literal.utf8.contains(0) { return nil }
         var v4 = in_addr()
         if literal.withCString({ inet_pton(AF_INET, $0, &v4) }) == 1 {
             self = .v4(UInt32(bigEndian: v4.s_addr))
@@ -139,7 +140,10 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
             host = string[..<colon]
             portText = string[string.index(after: colon)...]
         }
-        guard let ip = IPAddress(host), let port = UInt16(portText) else { return nil }
+        // Brackets hold IPv6 only (RFC 3986 §3.2.2); a port is digits only (UInt16 also takes "+80", "-0").
+        guard let ip = IPAddress(host), (ip.family == .ipv6) == string.hasPrefix("["),
+            portText.allSatisfy({ ("0"..."9").contains($0) }), let port = UInt16(portText)
+        else { return nil }
         self.init(ip: ip, port: port)
     }
 

@@ -153,8 +153,16 @@ extension StunAttribute {
             encodeAddress(address, xor: nil, into: &out)
         case .xorMappedAddress(let address), .xorPeerAddress(let address), .xorRelayedAddress(let address):
             encodeAddress(address, xor: transactionID, into: &out)
-        case .username(let text), .realm(let text), .nonce(let text), .software(let text), .alternateDomain(let text):
-            out.append(contentsOf: text.utf8)
+        case .username(let text):
+            out.append(contentsOf: utf8Prefix(text, maxBytes: StunLimits.username))
+        case .realm(let text):
+            out.append(contentsOf: utf8Prefix(text, maxBytes: StunLimits.realm))
+        case .nonce(let text):
+            out.append(contentsOf: utf8Prefix(text, maxBytes: StunLimits.nonce))
+        case .software(let text):
+            out.append(contentsOf: utf8Prefix(text, maxBytes: StunLimits.software))
+        case .alternateDomain(let text):
+            out.append(contentsOf: utf8Prefix(text, maxBytes: StunLimits.alternateDomain))
         case .userhash(let bytes), .messageIntegrity(let bytes), .messageIntegritySHA256(let bytes),
              .data(let bytes), .reservationToken(let bytes):
             out.append(contentsOf: bytes)
@@ -256,13 +264,21 @@ private func decodeErrorCode(_ value: ArraySlice<UInt8>) -> Int? {
 private func encodeErrorCode(_ error: StunErrorCode, familyByte: UInt8, into out: inout [UInt8]) {
     let code = min(max(error.code, 300), 699)
     out.append(contentsOf: [familyByte, 0, UInt8(code / 100), UInt8(code % 100)])
-    // Cut an over-long reason between scalars so the value stays valid UTF-8.
-    var reasonLength = 0
-    for scalar in error.reason.unicodeScalars {
-        guard reasonLength + UTF8.width(scalar) <= StunLimits.reason else { break }
-        reasonLength += UTF8.width(scalar)
+    out.append(contentsOf: utf8Prefix(error.reason, maxBytes: StunLimits.reason))
+}
+
+/// The UTF-8 of `text`, cut between scalars to at most `maxBytes`, so that an over-long value
+/// is still valid UTF-8 and within its attribute's limit.
+func utf8Prefix(_ text: String, maxBytes: Int) -> Substring.UTF8View {
+    var length = 0
+    var end = text.unicodeScalars.startIndex
+    for index in text.unicodeScalars.indices {
+        let width = UTF8.width(text.unicodeScalars[index])
+        guard length + width <= maxBytes else { break }
+        length += width
+        end = text.unicodeScalars.index(after: index)
     }
-    out.append(contentsOf: error.reason.utf8.prefix(reasonLength))
+    return Substring(text.unicodeScalars[..<end]).utf8
 }
 
 /// Algorithm (16) | parameters length (16) | parameters, padded to 4 (RFC 8489 §14.11).
@@ -312,6 +328,12 @@ extension Array<UInt8> {
         append(UInt8(truncatingIfNeeded: value >> 16))
         append(UInt8(truncatingIfNeeded: value >> 8))
         append(UInt8(truncatingIfNeeded: value))
+    }
+
+    @inline(__always)
+    mutating func appendUInt64(_ value: UInt64) {
+        appendUInt32(UInt32(truncatingIfNeeded: value >> 32))
+        appendUInt32(UInt32(truncatingIfNeeded: value))
     }
 
     @inline(__always)

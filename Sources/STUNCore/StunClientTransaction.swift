@@ -51,7 +51,8 @@ public struct StunClientTransaction: Sendable {
     private var nextSend: NIODeadline?
     private var deadline: NIODeadline?
     private var currentRTO: TimeAmount
-    private var sendDue = true
+    /// Set by ``handleTimeout(now:)`` when a transmission is due, cleared by ``pollTransmit()``.
+    private var sendDue = false
 
     /// - Parameters:
     ///   - request: the encoded request; its transaction id must be `transactionID`.
@@ -81,7 +82,6 @@ public struct StunClientTransaction: Sendable {
     /// When ``handleTimeout(now:)`` must next be called, or nil when the transaction is over.
     public func nextTimeout() -> NIODeadline? {
         guard state == .pending else { return nil }
-        if sendDue { return nextSend }
         return [nextSend, deadline].compactMap { $0 }.min()
     }
 

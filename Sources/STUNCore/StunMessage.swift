@@ -71,16 +71,18 @@ public struct StunMessage: Sendable, Hashable, CustomStringConvertible {
         return seen
     }
 
-    /// Attribute types that occur more than once.
+    /// Attribute types that occur more than once, in order of their second occurrence.
     public var duplicateAttributeTypes: [StunAttributeType] {
-        var counts: [StunAttributeType: Int] = [:]
-        var order: [StunAttributeType] = []
-        for attribute in attributes {
-            let type = attribute.type
-            counts[type, default: 0] += 1
-            if counts[type] == 2 { order.append(type) }
+        // Messages carry a handful of attributes: a quadratic scan beats hashing and allocates
+        // nothing unless there is a duplicate.
+        var duplicates: [StunAttributeType] = []
+        for index in attributes.indices.dropFirst() {
+            let type = attributes[index].type
+            if !duplicates.contains(type), attributes[..<index].contains(where: { $0.type == type }) {
+                duplicates.append(type)
+            }
         }
-        return order
+        return duplicates
     }
 
     public var xorMappedAddress: TransportAddress? {

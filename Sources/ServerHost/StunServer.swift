@@ -24,13 +24,17 @@ public final class StunServer: Service, Sendable {
     private let logger: Logger
     private let responderConfiguration: BindingResponder.Configuration
     private let onBound: @Sendable (Bound) -> Void
+    private let socketsPerFamily: Int
 
     /// - Parameters:
     ///   - port: UDP port; 0 picks a free one (the same for IPv6 as for IPv4).
     ///   - hosts: addresses to bind; by default all IPv4 and all IPv6 addresses.
+    ///   - socketsPerFamily: sockets bound to the same port with SO_REUSEPORT, each on its own
+    ///     event loop, so the kernel spreads clients over the cores (default: one per core).
     ///   - onBound: called once the sockets are bound.
     public init(
         port: Int, hosts: [String] = ["0.0.0.0", "::"], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        socketsPerFamily: Int = System.coreCount,
         logger: Logger = Logger(label: "pod-arcade.stun"),
         responder: BindingResponder.Configuration = .init(),
         onBound: @escaping @Sendable (Bound) -> Void = { _ in }
@@ -41,17 +45,44 @@ public final class StunServer: Service, Sendable {
         self.logger = logger
         self.responderConfiguration = responder
         self.onBound = onBound
+        self.socketsPerFamily = max(1, socketsPerFamily)
     }
 
     public func run() async throws {
         let channels = try await bind()
-        let addresses = channels.compactMap(\.localAddress)
+        var addresses: [SocketAddress] = []
+        for address in channels.compactMap(\.localAddress) where !addresses.contains(address) { addresses.append(address) }
         let boundPort = addresses.first?.port ?? port
         for address in addresses { logger.info("STUN server listening", metadata: ["address": "udp \(address)"]) }
         onBound(Bound(addresses: addresses, port: boundPort))
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
         logger.info("STUN server stopped")
+    }
+
+    private static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
+
+    private func makeBootstrap(ipv6: Bool) -> DatagramBootstrap {
+        var bootstrap = DatagramBootstrap(group: group.next())
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            // Absorb bursts: the kernel caps this at net.core.rmem_max.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.datagramVectorReadMessageCount, value: StunDatagramHandler.batch)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: StunDatagramHandler.batch * 2048))
+            .channelOption(.maxMessagesPerRead, value: 4)
+        if ipv6 {
+            // Separate sockets per family, so both can use the same port.
+            bootstrap = bootstrap.channelOption(Self.ipv6Only, value: 1)
+        }
+        let logger = self.logger
+        let configuration = responderConfiguration
+        return bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    StunDatagramHandler(responder: BindingResponder(configuration: configuration), logger: logger))
+            }
+        }
     }
 
     /// Binds every host. A family the machine lacks (IPv6 disabled) is logged and skipped; any
@@ -62,27 +93,19 @@ public final class StunServer: Service, Sendable {
         var lastError: (any Error)?
         for host in hosts {
             let isIPv6 = host.contains(":")
-            var bootstrap = DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.datagramVectorReadMessageCount, value: StunDatagramHandler.batch)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: StunDatagramHandler.batch * 2048))
-                .channelOption(.maxMessagesPerRead, value: 4)
-            if isIPv6 {
-                // Separate sockets per family, so both can use the same port.
-                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-            }
-            let logger = self.logger
-            let configuration = responderConfiguration
-            bootstrap = bootstrap.channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        StunDatagramHandler(responder: BindingResponder(configuration: configuration), logger: logger))
-                }
-            }
             do {
-                let channel = try await bootstrap.bind(host: host, port: chosenPort).get()
-                if chosenPort == 0, let bound = channel.localAddress?.port { chosenPort = bound }
-                channels.append(channel)
+                // SO_REUSEPORT would let a second server (same user) share the port silently; a
+                // plain bind first proves the port is free, and picks it when 0 was asked for.
+                var probeBootstrap = DatagramBootstrap(group: group.next())
+                if isIPv6 { probeBootstrap = probeBootstrap.channelOption(Self.ipv6Only, value: 1) }
+                let probe = try await probeBootstrap.bind(host: host, port: chosenPort).get()
+                if chosenPort == 0, let bound = probe.localAddress?.port { chosenPort = bound }
+                try await probe.close()
+                for _ in 0..<socketsPerFamily {
+                    let channel = try await makeBootstrap(ipv6: isIPv6).bind(host: host, port: chosenPort).get()
+                    if chosenPort == 0, let bound = channel.localAddress?.port { chosenPort = bound }
+                    channels.append(channel)
+                }
             } catch let error as IOError where [EAFNOSUPPORT, EADDRNOTAVAIL, EPROTONOSUPPORT].contains(error.errnoCode) {
                 logger.warning("STUN server skips an address family this machine lacks", metadata: ["address": "\(host)", "error": "\(error)"])
                 lastError = error
