@@ -33,11 +33,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // recvmmsg/sendmmsg declarations for the STUN server's batched UDP path (Linux).
+        .target(name: "CUDPBatch"),
         // Server composition: configuration, STUN listener (HTTP/MQTT come with later issues).
         .target(
             name: "ServerHost",
             dependencies: [
-                "STUNCore",
+                "STUNCore", "CUDPBatch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -25,16 +25,35 @@ public final class StunServer: Service, Sendable {
     private let responderConfiguration: BindingResponder.Configuration
     private let onBound: @Sendable (Bound) -> Void
     private let socketsPerFamily: Int
+    private let transport: Transport
+
+    /// How datagrams reach the responder.
+    public enum Transport: Sendable, Hashable {
+        /// A SwiftNIO datagram channel per socket (vector reads, batched flushes); portable.
+        case eventLoop
+        /// A thread per socket calling `recvmmsg`/`sendmmsg` directly (Linux); the fastest path.
+        case batchedSyscalls
+
+        /// `batchedSyscalls` on Linux, else `eventLoop`.
+        public static var platformDefault: Transport {
+            #if os(Linux)
+            .batchedSyscalls
+            #else
+            .eventLoop
+            #endif
+        }
+    }
 
     /// - Parameters:
     ///   - port: UDP port; 0 picks a free one (the same for IPv6 as for IPv4).
     ///   - hosts: addresses to bind; by default all IPv4 and all IPv6 addresses.
     ///   - socketsPerFamily: sockets bound to the same port with SO_REUSEPORT, each on its own
     ///     event loop, so the kernel spreads clients over the cores (default: one per core).
+    ///   - transport: how sockets are served; see ``Transport``.
     ///   - onBound: called once the sockets are bound.
     public init(
         port: Int, hosts: [String] = ["0.0.0.0", "::"], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        socketsPerFamily: Int = System.coreCount,
+        socketsPerFamily: Int = System.coreCount, transport: Transport = .platformDefault,
         logger: Logger = Logger(label: "pod-arcade.stun"),
         responder: BindingResponder.Configuration = .init(),
         onBound: @escaping @Sendable (Bound) -> Void = { _ in }
@@ -46,18 +65,41 @@ public final class StunServer: Service, Sendable {
         self.responderConfiguration = responder
         self.onBound = onBound
         self.socketsPerFamily = max(1, socketsPerFamily)
+        self.transport = transport
     }
 
     public func run() async throws {
-        let channels = try await bind()
+        let sockets = try await bind()
         var addresses: [SocketAddress] = []
-        for address in channels.compactMap(\.localAddress) where !addresses.contains(address) { addresses.append(address) }
+        for address in sockets.map(\.localAddress) where !addresses.contains(address) { addresses.append(address) }
         let boundPort = addresses.first?.port ?? port
         for address in addresses { logger.info("STUN server listening", metadata: ["address": "udp \(address)"]) }
         onBound(Bound(addresses: addresses, port: boundPort))
         try? await gracefulShutdown()
-        for channel in channels { try? await channel.close() }
+        for socket in sockets { await socket.close() }
         logger.info("STUN server stopped")
+    }
+
+    /// One bound socket of either transport.
+    private struct BoundSocket: Sendable {
+        let localAddress: SocketAddress
+        let close: @Sendable () async -> Void
+    }
+
+    private func open(host: String, port: Int, ipv6: Bool) async throws -> BoundSocket {
+        switch transport {
+        case .eventLoop:
+            let channel = try await makeBootstrap(ipv6: ipv6).bind(host: host, port: port).get()
+            return BoundSocket(localAddress: channel.localAddress!, close: { try? await channel.close() })
+        case .batchedSyscalls:
+            #if os(Linux)
+            let socket = try BatchedStunSocket(host: host, port: port, reusePort: true)
+            socket.start(responder: responderConfiguration, logger: logger)
+            return BoundSocket(localAddress: socket.localAddress, close: { await socket.close() })
+            #else
+            preconditionFailure("batchedSyscalls is Linux only")
+            #endif
+        }
     }
 
     private static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
@@ -87,8 +129,8 @@ public final class StunServer: Service, Sendable {
 
     /// Binds every host. A family the machine lacks (IPv6 disabled) is logged and skipped; any
     /// other failure, such as the port being taken, fails start-up.
-    private func bind() async throws -> [any Channel] {
-        var channels: [any Channel] = []
+    private func bind() async throws -> [BoundSocket] {
+        var channels: [BoundSocket] = []
         var chosenPort = port
         var lastError: (any Error)?
         for host in hosts {
@@ -102,15 +144,13 @@ public final class StunServer: Service, Sendable {
                 if chosenPort == 0, let bound = probe.localAddress?.port { chosenPort = bound }
                 try await probe.close()
                 for _ in 0..<socketsPerFamily {
-                    let channel = try await makeBootstrap(ipv6: isIPv6).bind(host: host, port: chosenPort).get()
-                    if chosenPort == 0, let bound = channel.localAddress?.port { chosenPort = bound }
-                    channels.append(channel)
+                    channels.append(try await open(host: host, port: chosenPort, ipv6: isIPv6))
                 }
             } catch let error as IOError where [EAFNOSUPPORT, EADDRNOTAVAIL, EPROTONOSUPPORT].contains(error.errnoCode) {
                 logger.warning("STUN server skips an address family this machine lacks", metadata: ["address": "\(host)", "error": "\(error)"])
                 lastError = error
             } catch {
-                for channel in channels { try? await channel.close() }
+                for channel in channels { await channel.close() }
                 throw StunServerError(host: host, port: chosenPort, underlying: error)
             }
         }
@@ -140,13 +180,6 @@ final class StunDatagramHandler: ChannelInboundHandler {
     private let logger: Logger
     private var pendingFlush = false
 
-    private static let answered = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "success")])
-    private static let badRequests = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "400")])
-    private static let unknownAttribute = Counter(label: "pod_arcade_stun_responses_total", dimensions: [("kind", "420")])
-    private static let droppedMalformed = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "malformed")])
-    private static let droppedIndication = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "indication")])
-    private static let droppedResponse = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "response")])
-
     init(responder: BindingResponder, logger: Logger) {
         self.responder = responder
         self.logger = logger
@@ -159,26 +192,12 @@ final class StunDatagramHandler: ChannelInboundHandler {
         let before = responder.statistics
         switch responder.handle(bytes, from: source) {
         case .respond(let response):
-            let after = responder.statistics
-            if after.successResponses != before.successResponses {
-                Self.answered.increment()
-            } else if after.unknownAttributeResponses != before.unknownAttributeResponses {
-                Self.unknownAttribute.increment()
-                logger.debug("STUN request with unknown attributes answered 420", metadata: ["from": "\(source)"])
-            } else {
-                Self.badRequests.increment()
-                logger.debug("STUN request answered 400", metadata: ["from": "\(source)"])
-            }
+            StunMetrics.countResponse(before: before, after: responder.statistics, from: source, logger: logger)
             let buffer = context.channel.allocator.buffer(bytes: response)
             context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
             pendingFlush = true
         case .drop(let reason):
-            switch reason {
-            case .malformed: Self.droppedMalformed.increment()
-            case .indication: Self.droppedIndication.increment()
-            case .response: Self.droppedResponse.increment()
-            }
-            logger.debug("STUN datagram dropped", metadata: ["from": "\(source)", "bytes": "\(bytes.count)", "reason": "\(reason)"])
+            StunMetrics.countDrop(reason, from: source, bytes: bytes.count, logger: logger)
         }
     }
 

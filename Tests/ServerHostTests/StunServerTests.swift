@@ -11,11 +11,11 @@ import Testing
 @Suite struct StunServerTests {
     /// Runs a STUN server on loopback for the duration of `body`.
     static func withServer<T: Sendable>(
-        port: Int = 0, hosts: [String] = ["127.0.0.1", "::1"],
+        port: Int = 0, hosts: [String] = ["127.0.0.1", "::1"], transport: StunServer.Transport = .platformDefault,
         _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
         let (bound, continuation) = AsyncStream.makeStream(of: StunServer.Bound.self)
-        let server = StunServer(port: port, hosts: hosts, responder: .init(software: "pod-arcade-test")) {
+        let server = StunServer(port: port, hosts: hosts, transport: transport, responder: .init(software: "pod-arcade-test")) {
             continuation.yield($0)
             continuation.finish()
         }
@@ -31,9 +31,11 @@ import Testing
         }
     }
 
-    @Test(arguments: ["127.0.0.1", "::1"])
-    func aBindingRequestGetsTheClientsOwnAddressBack(host: String) async throws {
-        try await Self.withServer { port in
+    static let transports: [StunServer.Transport] = [.eventLoop, .batchedSyscalls]
+
+    @Test(arguments: ["127.0.0.1", "::1"], transports)
+    func aBindingRequestGetsTheClientsOwnAddressBack(host: String, transport: StunServer.Transport) async throws {
+        try await Self.withServer(transport: transport) { port in
             let server = try SocketAddress(ipAddress: host, port: port)
             let (response, local, _) = try await bindingTransaction(to: server, from: host)
             #expect(response.messageClass == .successResponse)
@@ -43,8 +45,9 @@ import Testing
         }
     }
 
-    @Test func anUnknownComprehensionRequiredAttributeGets420() async throws {
-        try await Self.withServer { port in
+    @Test(arguments: transports)
+    func anUnknownComprehensionRequiredAttributeGets420(transport: StunServer.Transport) async throws {
+        try await Self.withServer(transport: transport) { port in
             let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
             let (response, _, _) = try await bindingTransaction(
                 to: server, from: "127.0.0.1", attributes: [.unknown(type: StunAttributeType(0x7F01), value: [1, 2, 3, 4])])
@@ -54,8 +57,9 @@ import Testing
         }
     }
 
-    @Test func garbageAndHugeDatagramsDoNotStopTheServer() async throws {
-        try await Self.withServer { port in
+    @Test(arguments: transports)
+    func garbageAndHugeDatagramsDoNotStopTheServer(transport: StunServer.Transport) async throws {
+        try await Self.withServer(transport: transport) { port in
             let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
             let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
             var generator = SystemRandomNumberGenerator()
@@ -95,6 +99,30 @@ import Testing
         let configuration = StunClientTransaction.Configuration(initialRTO: .milliseconds(10), maxTransmissions: 3, lastWaitMultiplier: 2)
         await #expect(throws: StunClientError.self) {
             _ = try await bindingTransaction(to: try SocketAddress(ipAddress: "127.0.0.1", port: port), from: "127.0.0.1", configuration: configuration)
+        }
+    }
+
+    @Test(arguments: transports)
+    func aTakenPortFailsStartUpInsteadOfSharingIt(transport: StunServer.Transport) async throws {
+        try await Self.withServer(hosts: ["127.0.0.1"], transport: transport) { port in
+            let second = StunServer(port: port, hosts: ["127.0.0.1"], transport: transport)
+            let group = ServiceGroup(services: [second], logger: Logger(label: "test"))
+            await #expect(throws: (any Error).self) { try await group.run() }
+        }
+    }
+
+    @Test func manyClientsAreAllAnsweredAcrossTheSockets() async throws {
+        try await Self.withServer(hosts: ["127.0.0.1"], transport: .batchedSyscalls) { port in
+            let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<32 {
+                    group.addTask {
+                        let (response, local, _) = try await bindingTransaction(to: server, from: "127.0.0.1")
+                        return response.xorMappedAddress == TransportAddress(local)
+                    }
+                }
+                for try await correct in group { #expect(correct) }
+            }
         }
     }
 }
