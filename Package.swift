@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "STUNCore", targets: ["STUNCore"]),
         .library(name: "ServerHost", targets: ["ServerHost"]),
+        .library(name: "SignalingMQTT", targets: ["SignalingMQTT"]),
         .executable(name: "pod-arcade-server", targets: ["pod-arcade-server"]),
     ],
     dependencies: [
@@ -30,6 +31,16 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // MQTT 3.1.1/5.0 codec, sans-IO broker and client, Pod Arcade topic rules.
+        .target(
+            name: "SignalingMQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -57,6 +68,11 @@ let package = Package(
         .testTarget(
             name: "STUNCoreTests",
             dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SignalingMQTTTests",
+            dependencies: ["SignalingMQTT", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
