@@ -8,7 +8,7 @@
 #   FUZZ_CONFIG    release (default: -O, preconditions and bounds checks kept, ~4x faster)
 #                  or debug (-Onone, also keeps assert())
 #   FUZZ_BUILD     0 to skip the build and use the existing binary (default 1)
-#   FUZZ_STUN_STRICT_REENCODE=1, FUZZ_STUN_VERBOSE=1: see Fuzz/Sources/FuzzSTUN/FuzzSTUN.swift
+#   FUZZ_STUN_VERBOSE=1: see Fuzz/Sources/FuzzSTUN/FuzzSTUN.swift
 #
 # Layout (all under Fuzz/):
 #   seeds/        committed seed inputs (regenerate with python3 Fuzz/make-seeds.py)
