@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "ServerHost",
             dependencies: [
-                "STUNCore", "CUDPBatch",
+                "STUNCore", "CUDPBatch", "SignalingMQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

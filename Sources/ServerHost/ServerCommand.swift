@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import STUNCore
+import SignalingMQTT
 
 /// `pod-arcade-server`: every setting is an environment variable and a flag (config.md).
 public struct ServerCommand: AsyncParsableCommand {
@@ -83,6 +84,15 @@ public struct PodArcadeServer: Sendable {
                 port: port, responder: .init(software: "pod-arcade-server")))
         } else {
             logger.info("STUN server disabled (STUN_PORT=-1)")
+        }
+        if configuration.mqttPort != nil || configuration.httpPort != nil {
+            services.append(MQTTBrokerService(
+                port: configuration.mqttPort, iceServers: configuration.iceServers,
+                authenticator: PSKAuthenticator(
+                    authRequired: configuration.authRequired, desktopPSK: configuration.desktopPSK,
+                    clientPSK: configuration.clientPSK)))
+        } else {
+            logger.info("MQTT broker disabled (MQTT_PORT=-1 and HTTP_PORT=-1)")
         }
         logger.info("configuration loaded", metadata: [
             "auth_method": "\(configuration.authMethod.rawValue)",

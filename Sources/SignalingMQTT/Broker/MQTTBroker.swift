@@ -1,0 +1,163 @@
+public import NIOCore
+
+/// A sans-IO MQTT 3.1.1 / 5.0 broker.
+///
+/// The transport reports connections and bytes with the current time; the broker answers
+/// through ``pollOutput()`` (bytes to send, connections to close, credentials to check) and
+/// ``nextTimeout()``. It never touches a socket or a clock, so TCP, WebSocket and tests all
+/// drive the same core.
+public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
+    public typealias Identity = Policy.Identity
+
+    public let configuration: MQTTBrokerConfiguration
+    public let policy: Policy
+    public internal(set) var statistics = MQTTBrokerStatistics()
+
+    var connections: [MQTTConnectionID: MQTTConnectionState] = [:]
+    var sessions: [String: MQTTSession<Identity>] = [:]
+    var subscriptions = SubscriptionTrie<String, MQTTStoredSubscription>()
+    var retained = MQTTRetainedStore<MQTTMessage>()
+    var outputs: [MQTTBrokerOutput] = []
+    var outputHead = 0
+
+    public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
+        self.configuration = configuration
+        self.policy = policy
+    }
+
+    // MARK: Transport events
+
+    /// A transport accepted a connection.
+    public mutating func connectionOpened(_ id: MQTTConnectionID, now: NIODeadline) {
+        connections[id] = MQTTConnectionState(
+            id: id, phase: .awaitingConnect(deadline: now + configuration.connectTimeout),
+            decoder: MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize), lastReceived: now)
+    }
+
+    /// Bytes arrived on a connection. Every whole packet in them is processed.
+    public mutating func receive(_ id: MQTTConnectionID, _ bytes: inout ByteBuffer, now: NIODeadline) {
+        guard var connection = connections[id] else { return }
+        if case .closed = connection.phase { return }
+        connection.lastReceived = now
+        while true {
+            let packet: MQTTPacket?
+            do {
+                packet = try connection.decoder.decode(buffer: &bytes)
+            } catch {
+                connections[id] = connection
+                statistics.malformedPackets += 1
+                emit(.event(.malformed(id, description: "\(error)", reason: error.reasonCode)))
+                refuseOrDisconnect(id, reason: error.reasonCode, now: now)
+                return
+            }
+            guard let packet else { break }
+            connections[id] = connection
+            handle(packet, on: id, now: now)
+            guard let updated = connections[id] else { return }
+            if case .closed = updated.phase { return }
+            connection = updated
+        }
+        connections[id] = connection
+    }
+
+    /// The transport's connection ended (EOF, error, or after a ``MQTTBrokerOutput/close(_:)``).
+    public mutating func connectionClosed(_ id: MQTTConnectionID, now: NIODeadline) {
+        guard let connection = connections.removeValue(forKey: id) else { return }
+        if case .connected(let clientID) = connection.phase {
+            endConnection(connection, clientID: clientID, reason: connection.disconnectedCleanly ? .success : .unspecifiedError, now: now)
+        }
+    }
+
+    /// The socket's send buffer filled up (false) or drained (true). While not writable, messages
+    /// wait in the session queue; if it overflows the client is disconnected.
+    public mutating func connectionWritabilityChanged(_ id: MQTTConnectionID, isWritable: Bool, now: NIODeadline) {
+        guard var connection = connections[id] else { return }
+        connection.isWritable = isWritable
+        connections[id] = connection
+        if isWritable, case .connected(let clientID) = connection.phase {
+            drainQueue(clientID: clientID, now: now)
+        }
+    }
+
+    /// The result of an ``MQTTBrokerOutput/authenticate(_:_:)`` request.
+    public mutating func completeAuthentication(_ id: MQTTConnectionID, accepted: Result<Void, MQTTReasonCode>, now: NIODeadline) {
+        guard let connection = connections[id], case .authenticating(let connect, _) = connection.phase else { return }
+        switch accepted {
+        case .success:
+            accept(connect, on: id, now: now)
+        case .failure(let reason):
+            statistics.authenticationFailures += 1
+            refuse(id, clientID: connect.clientID, reason: reason)
+        }
+    }
+
+    /// Publishes a message as the server itself (no ACL; e.g. `server/ice-servers`).
+    public mutating func publish(
+        topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false, now: NIODeadline
+    ) throws(MQTTTopicError) {
+        let name = try MQTTTopicName(topic)
+        let message = MQTTMessage(topic: name.value, payload: payload, qos: qos, retain: retain, properties: MQTTProperties(), expiresAt: nil)
+        if retain { storeRetained(message, topic: name, from: nil) }
+        route(message, topic: name, from: nil, now: now)
+    }
+
+    /// The next output, if any.
+    public mutating func pollOutput() -> MQTTBrokerOutput? {
+        guard outputHead < outputs.count else {
+            if !outputs.isEmpty {
+                outputs.removeAll(keepingCapacity: true)
+                outputHead = 0
+            }
+            return nil
+        }
+        let output = outputs[outputHead]
+        outputHead += 1
+        return output
+    }
+
+    // MARK: Queries
+
+    /// Client ids of connected clients, by kind.
+    public var connectedClients: [String: Int] {
+        var counts: [String: Int] = [:]
+        for session in sessions.values where session.connection != nil {
+            counts[policy.kind(of: session.identity), default: 0] += 1
+        }
+        return counts
+    }
+
+    public var sessionCount: Int { sessions.count }
+    public var retainedCount: Int { retained.count }
+
+    // MARK: Internals shared by the extensions
+
+    mutating func emit(_ output: MQTTBrokerOutput) { outputs.append(output) }
+
+    /// Encodes and queues a packet for a connection; packets too large for the client are skipped.
+    @discardableResult
+    mutating func send(_ packet: MQTTPacket, to id: MQTTConnectionID) -> Bool {
+        guard let connection = connections[id] else { return false }
+        var buffer = ByteBuffer()
+        do {
+            try packet.encode(into: &buffer, version: connection.version)
+        } catch {
+            return false
+        }
+        // MQTT 5.0 §3.1.2.11.4: never send a packet larger than the client's Maximum Packet Size.
+        guard buffer.readableBytes <= connection.clientMaximumPacketSize else { return false }
+        emit(.send(id, buffer))
+        return true
+    }
+
+    mutating func close(_ id: MQTTConnectionID, now: NIODeadline) {
+        guard var connection = connections[id] else { return }
+        if case .closed = connection.phase { return }
+        let previous = connection.phase
+        connection.phase = .closed
+        connections[id] = connection
+        emit(.close(id))
+        if case .connected(let clientID) = previous {
+            endConnection(connection, clientID: clientID, reason: connection.disconnectedCleanly ? .success : .unspecifiedError, now: now)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+public import NIOCore
+
+/// A message as the broker stores and forwards it.
+struct MQTTMessage: Sendable {
+    var topic: String
+    var payload: ByteBuffer
+    var qos: MQTTQoS
+    var retain: Bool
+    var properties: MQTTProperties
+    /// When the message expires (MQTT 5.0 §3.3.2.3.3), if it does.
+    var expiresAt: NIODeadline?
+}
+
+/// A message waiting in a session's queue, with the subscription details it is delivered under.
+struct MQTTQueuedMessage: Sendable {
+    var message: MQTTMessage
+    var qos: MQTTQoS
+    var retain: Bool
+    var subscriptionIdentifiers: [Int]
+}
+
+/// An outgoing QoS 1/2 message awaiting acknowledgement (MQTT 5.0 §4.3.2, §4.3.3).
+struct MQTTInflight: Sendable {
+    enum Stage: Sendable { case awaitingAck, awaitingComp }
+    var queued: MQTTQueuedMessage
+    var stage: Stage
+}
+
+/// The options of one subscription, as stored in the trie.
+struct MQTTStoredSubscription: Sendable, Hashable {
+    var options: MQTTSubscriptionOptions
+    var identifier: Int?
+}
+
+/// Session state that outlives connections (MQTT 5.0 §4.1).
+struct MQTTSession<Identity: Hashable & Sendable>: Sendable {
+    let clientID: String
+    var identity: Identity
+    var version: MQTTProtocolVersion
+    var connection: MQTTConnectionID?
+    /// Seconds the session survives its connection; `UInt32.max` = forever (v3.1.1 clean session 0).
+    var expiryInterval: UInt32
+    var expiresAt: NIODeadline?
+    var subscriptions: [String: MQTTStoredSubscription] = [:]
+    var queue: [MQTTQueuedMessage] = []
+    var queueHead = 0
+    var inflight: [UInt16: MQTTInflight] = [:]
+    /// Inbound QoS 2 packet ids between PUBREC and PUBREL (MQTT 5.0 §4.3.3).
+    var inboundQoS2: Set<UInt16> = []
+    var nextPacketID: UInt16 = 1
+    var will: MQTTWill?
+    var willAt: NIODeadline?
+
+    var queuedCount: Int { queue.count - queueHead }
+
+    mutating func enqueue(_ message: MQTTQueuedMessage) { queue.append(message) }
+
+    mutating func dequeue() -> MQTTQueuedMessage? {
+        guard queueHead < queue.count else { return nil }
+        let message = queue[queueHead]
+        queueHead += 1
+        if queueHead > 64 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        return message
+    }
+
+    mutating func allocatePacketID() -> UInt16? {
+        guard inflight.count < Int(UInt16.max) - 1 else { return nil }
+        while true {
+            let id = nextPacketID
+            nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
+            if inflight[id] == nil { return id }
+        }
+    }
+}
+
+/// Per-connection state (MQTT 5.0 §3.1, §4.13).
+struct MQTTConnectionState: Sendable {
+    enum Phase: Sendable {
+        case awaitingConnect(deadline: NIODeadline)
+        case authenticating(MQTTConnect, deadline: NIODeadline)
+        case connected(clientID: String)
+        case closed
+    }
+
+    let id: MQTTConnectionID
+    var phase: Phase
+    var decoder: MQTTPacketDecoder
+    var version: MQTTProtocolVersion = .v3_1_1
+    /// Close when nothing arrives for 1.5 × keep-alive (MQTT 5.0 §3.1.2.10).
+    var keepAlive: TimeAmount?
+    var lastReceived: NIODeadline
+    var isWritable = true
+    /// The client's own Receive Maximum and Maximum Packet Size (MQTT 5.0 §3.1.2.11).
+    var clientReceiveMaximum = Int(UInt16.max)
+    var clientMaximumPacketSize = Int.max
+    var topicAliases: [UInt16: String] = [:]
+    /// Inbound QoS 1/2 publishes not yet completed (towards our Receive Maximum).
+    var inboundUnacked = 0
+    /// Retained topics this connection set that are cleared when it goes away.
+    var retainedToClear: Set<String> = []
+    /// True once a DISCONNECT arrived (normal: no will).
+    var disconnectedCleanly = false
+}

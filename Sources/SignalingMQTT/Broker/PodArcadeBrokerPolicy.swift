@@ -1,0 +1,45 @@
+/// The broker policy of Pod Arcade (protocol.md): identities from client ids, the publish and
+/// subscribe rules of ``PodArcadeAccessPolicy``, and retained session topics cleared when the
+/// client that set them goes away.
+public struct PodArcadeBrokerPolicy: MQTTBrokerPolicy {
+    public let access: PodArcadeAccessPolicy
+
+    public init(access: PodArcadeAccessPolicy = PodArcadeAccessPolicy()) {
+        self.access = access
+    }
+
+    public func identity(for connect: MQTTConnect) -> Result<PodArcadeIdentity, MQTTReasonCode> {
+        switch access.identity(clientID: connect.clientID, username: connect.username) {
+        case .success(let identity): return .success(identity)
+        case .failure(let error): return .failure(MQTTReasonCode(rawValue: error.reasonCodeRawValue))
+        }
+    }
+
+    public var serverIdentity: PodArcadeIdentity { .server }
+
+    public func mayPublish(_ identity: PodArcadeIdentity, topic: MQTTTopicName) -> Bool {
+        access.mayPublish(identity, topic: topic)
+    }
+
+    public func maySubscribe(_ identity: PodArcadeIdentity, filter: MQTTTopicFilter) -> Bool {
+        access.maySubscribe(identity, filter: filter)
+    }
+
+    /// Everything below `desktops/<id>/sessions/<session>/` that a client retained.
+    public func clearsRetainedOnDisconnect(_ identity: PodArcadeIdentity, topic: MQTTTopicName) -> Bool {
+        switch PodArcadeTopic(topic) {
+        case .sessionStatus?, .webrtcOffer?, .webrtcAnswer?, .offerIceCandidate?, .answerIceCandidate?, .sessionStat?:
+            return true
+        default:
+            return false
+        }
+    }
+
+    public func kind(of identity: PodArcadeIdentity) -> String {
+        switch identity {
+        case .desktop: "desktop"
+        case .user: "user"
+        case .server: "server"
+        }
+    }
+}

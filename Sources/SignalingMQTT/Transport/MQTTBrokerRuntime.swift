@@ -1,0 +1,226 @@
+public import Logging
+public import NIOCore
+public import NIOPosix
+
+/// Runs an ``MQTTBroker`` on one event loop and connects it to NIO channels (TCP here; the
+/// server's WebSocket endpoint feeds the same runtime).
+///
+/// All broker state lives on ``loop``; channel handlers on other loops hop to it. Writes of one
+/// processing round are flushed together.
+public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Sendable {
+    // @unchecked: every mutable field below is touched only on `loop` (asserted in debug builds).
+
+    /// Checks a CONNECT's credentials; runs off the loop.
+    public typealias Authenticator = @Sendable (MQTTConnect) async -> Result<Void, MQTTReasonCode>
+
+    public let loop: any EventLoop
+    private var broker: MQTTBroker<Policy>
+    private var channels: [MQTTConnectionID: any Channel] = [:]
+    private var toFlush: Set<MQTTConnectionID> = []
+    private var nextID: UInt64 = 1
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private let authenticator: Authenticator
+    private let onEvent: @Sendable (MQTTBrokerEvent) -> Void
+    private let logger: Logger
+    private var listeners: [any Channel] = []
+
+    public init(
+        broker: MQTTBroker<Policy>, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        logger: Logger = Logger(label: "pod-arcade.mqtt"),
+        authenticator: @escaping Authenticator = { _ in .success(()) },
+        onEvent: @escaping @Sendable (MQTTBrokerEvent) -> Void = { _ in }
+    ) {
+        self.broker = broker
+        self.loop = loop
+        self.logger = logger
+        self.authenticator = authenticator
+        self.onEvent = onEvent
+    }
+
+    /// Listens for MQTT over TCP.
+    /// - Returns: the bound address (port 0 picks a free one).
+    public func listenTCP(host: String, port: Int) async throws -> SocketAddress {
+        let channel = try await ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(runtime: self))
+                }
+            }
+            .bind(host: host, port: port).get()
+        loop.execute { self.listeners.append(channel) }
+        return channel.localAddress!
+    }
+
+    /// Closes the listeners and every connection.
+    public func shutdown() async {
+        let (listeners, connections): ([any Channel], [any Channel]) = (try? await loop.submit {
+            let result = (self.listeners, Array(self.channels.values))
+            self.listeners = []
+            self.timer?.cancel()
+            return result
+        }.get()) ?? ([], [])
+        for channel in listeners { try? await channel.close() }
+        for channel in connections { try? await channel.close() }
+    }
+
+    /// Publishes as the server (no ACL).
+    public func publish(topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false) async throws {
+        try await loop.submit {
+            try self.broker.publish(topic: topic, payload: payload, qos: qos, retain: retain, now: .now())
+            self.process()
+        }.get()
+    }
+
+    /// A snapshot of the broker's statistics and client counts.
+    public func snapshot() async -> (statistics: MQTTBrokerStatistics, clients: [String: Int]) {
+        (try? await loop.submit { (self.broker.statistics, self.broker.connectedClients) }.get())
+            ?? (MQTTBrokerStatistics(), [:])
+    }
+
+    // MARK: Channel events (any loop)
+
+    func opened(_ channel: any Channel, assign: @escaping @Sendable (MQTTConnectionID) -> Void) {
+        onLoop {
+            let id = MQTTConnectionID(self.nextID)
+            self.nextID += 1
+            self.channels[id] = channel
+            self.broker.connectionOpened(id, now: .now())
+            assign(id)
+            self.process()
+        }
+    }
+
+    func received(_ id: MQTTConnectionID, _ buffer: ByteBuffer) {
+        onLoop {
+            var bytes = buffer
+            self.broker.receive(id, &bytes, now: .now())
+            self.process()
+        }
+    }
+
+    func closed(_ id: MQTTConnectionID) {
+        onLoop {
+            self.channels[id] = nil
+            self.broker.connectionClosed(id, now: .now())
+            self.process()
+        }
+    }
+
+    func writabilityChanged(_ id: MQTTConnectionID, isWritable: Bool) {
+        onLoop {
+            self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: .now())
+            self.process()
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
+    // MARK: Output
+
+    /// Performs every pending output, flushes, and re-arms the timer.
+    private func process() {
+        loop.preconditionInEventLoop()
+        while let output = broker.pollOutput() {
+            switch output {
+            case .send(let id, let buffer):
+                guard let channel = channels[id] else { continue }
+                channel.write(buffer, promise: nil)
+                toFlush.insert(id)
+            case .close(let id):
+                guard let channel = channels[id] else { continue }
+                toFlush.remove(id)
+                channel.writeAndFlush(ByteBuffer(), promise: nil)
+                channel.close(promise: nil)
+            case .authenticate(let id, let connect):
+                let authenticator = self.authenticator
+                Task {
+                    let result = await authenticator(connect)
+                    self.onLoop {
+                        self.broker.completeAuthentication(id, accepted: result, now: .now())
+                        self.process()
+                    }
+                }
+            case .event(let event):
+                onEvent(event)
+            }
+        }
+        for id in toFlush { channels[id]?.flush() }
+        toFlush.removeAll(keepingCapacity: true)
+        armTimer()
+    }
+
+    private func armTimer() {
+        guard let deadline = broker.nextTimeout() else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        if let current = timerDeadline, current <= deadline, timer != nil { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = loop.scheduleTask(deadline: deadline) { [self] in
+            self.timer = nil
+            self.timerDeadline = nil
+            self.broker.handleTimeout(now: .now())
+            self.process()
+        }
+    }
+}
+
+/// Feeds one TCP (or WebSocket-unwrapped) byte stream into the runtime.
+final class MQTTConnectionHandler<Policy: MQTTBrokerPolicy>: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: `id` is written once on the runtime's loop before any read is forwarded, and
+    // reads happen on the channel's loop after `channelActive` has been processed there.
+    typealias InboundIn = ByteBuffer
+
+    private let runtime: MQTTBrokerRuntime<Policy>
+    private var id: MQTTConnectionID?
+    private var pending: [ByteBuffer] = []
+    private var closedEarly = false
+
+    init(runtime: MQTTBrokerRuntime<Policy>) {
+        self.runtime = runtime
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        runtime.opened(channel) { id in
+            channel.eventLoop.execute {
+                let handler = loopBound.value
+                handler.id = id
+                for buffer in handler.pending { handler.runtime.received(id, buffer) }
+                handler.pending = []
+                if handler.closedEarly { handler.runtime.closed(id) }
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if let id { runtime.received(id, buffer) } else { pending.append(buffer) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let id { runtime.closed(id) } else { closedEarly = true }
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let id { runtime.writabilityChanged(id, isWritable: context.channel.isWritable) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
