@@ -34,15 +34,25 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
             decoder: MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize), lastReceived: now)
     }
 
-    /// Bytes arrived on a connection. Every whole packet in them is processed.
+    /// Bytes arrived on a connection. Every whole packet is processed; a partial packet is kept
+    /// until the rest arrives (the decoder never trusts a length: oversized packets fail early).
     public mutating func receive(_ id: MQTTConnectionID, _ bytes: inout ByteBuffer, now: NIODeadline) {
         guard var connection = connections[id] else { return }
         if case .closed = connection.phase { return }
         connection.lastReceived = now
+        var buffer: ByteBuffer
+        if connection.pendingBytes.readableBytes > 0 {
+            buffer = connection.pendingBytes
+            buffer.writeBuffer(&bytes)
+            connection.pendingBytes = ByteBuffer()
+        } else {
+            buffer = bytes
+            bytes.moveReaderIndex(to: bytes.writerIndex)
+        }
         while true {
             let packet: MQTTPacket?
             do {
-                packet = try connection.decoder.decode(buffer: &bytes)
+                packet = try connection.decoder.decode(buffer: &buffer)
             } catch {
                 connections[id] = connection
                 statistics.malformedPackets += 1
@@ -56,6 +66,10 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
             guard let updated = connections[id] else { return }
             if case .closed = updated.phase { return }
             connection = updated
+        }
+        if buffer.readableBytes > 0 {
+            buffer.discardReadBytes()
+            connection.pendingBytes = buffer
         }
         connections[id] = connection
     }

@@ -88,6 +88,8 @@ struct MQTTConnectionState: Sendable {
     let id: MQTTConnectionID
     var phase: Phase
     var decoder: MQTTPacketDecoder
+    /// Bytes of a packet that has not fully arrived yet.
+    var pendingBytes = ByteBuffer()
     var version: MQTTProtocolVersion = .v3_1_1
     /// Close when nothing arrives for 1.5 × keep-alive (MQTT 5.0 §3.1.2.10).
     var keepAlive: TimeAmount?

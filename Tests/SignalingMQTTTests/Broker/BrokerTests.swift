@@ -241,4 +241,21 @@ import Testing
         h.publish(a, "t", "mine")
         #expect(h.publishes(a).isEmpty)
     }
+
+    @Test(arguments: [1, 7, 300])
+    func packetsSplitAcrossReadsAreReassembled(chunk: Int) {
+        var h = Harness(policy: OpenBrokerPolicy())
+        let (sub, _) = h.connect("sub")
+        _ = h.subscribe(sub, "t")
+        let (pub, _) = h.connect("pub")
+        var stream = ByteBuffer()
+        for index in 0..<50 {
+            let publish = MQTTPublish(topic: "t", payload: ByteBuffer(string: "message \(index)"), qos: .atMostOnce, retain: false, dup: false, packetID: nil, properties: MQTTProperties())
+            try! MQTTPacket.publish(publish).encode(into: &stream, version: .v5)
+        }
+        while stream.readableBytes > 0 {
+            h.sendBytes(stream.readSlice(length: min(chunk, stream.readableBytes))!, on: pub)
+        }
+        #expect(h.publishes(sub).map(\.text) == (0..<50).map { "message \($0)" })
+    }
 }
