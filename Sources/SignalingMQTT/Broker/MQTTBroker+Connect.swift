@@ -219,7 +219,15 @@ extension MQTTBroker {
         properties.willDelayInterval = nil
         let expiresAt = will.properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
         let message = MQTTMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties, expiresAt: expiresAt)
-        if will.retain { storeRetained(message, topic: topic, from: nil) }
+        if will.retain {
+            // A retained will on a topic that is cleared when its client goes away is delivered
+            // live but not kept (protocol.md: stale sessions must not pile up).
+            if policy.clearsRetainedOnDisconnect(identity, topic: topic) {
+                retained.remove(topic)
+            } else {
+                storeRetained(message, topic: topic, from: nil)
+            }
+        }
         route(message, topic: topic, from: nil, now: now)
     }
 

@@ -88,4 +88,17 @@ import Testing
         #expect(h.subscribe(desktop, "desktops/y/sessions/+/webrtc-offer") == [.notAuthorized])
         #expect(h.subscribe(desktop, "desktops/x/sessions/+/webrtc-offer", packetID: 2) == [.grantedQoS0])
     }
+
+    @Test func aSessionsRetainedWillIsDeliveredButNotKept() {
+        var h = Harness(policy: PodArcadeBrokerPolicy())
+        let (desktop, _) = h.connect("desktop:x", username: "x")
+        _ = h.subscribe(desktop, "desktops/x/sessions/+/status")
+        let will = MQTTWill(topic: "desktops/x/sessions/s1/status", payload: ByteBuffer(string: "disconnected"), qos: .atLeastOnce, retain: true, properties: MQTTProperties())
+        let (user, _) = h.connect("user:u", will: will)
+        h.publish(user, "desktops/x/sessions/s1/status", "connected", retain: true)
+        #expect(h.publishes(desktop).map(\.text) == ["connected"])
+        h.disconnectTransport(user)
+        #expect(h.publishes(desktop).map(\.text) == ["disconnected"])
+        #expect(h.broker.retainedCount == 0)
+    }
 }
