@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun fuzz-stun clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt fuzz-stun fuzz-mqtt clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -25,7 +25,9 @@ help:
 	@echo "make interop     interop tests only, against $(DEBUG_BIN)/pod-arcade-server"
 	@echo "make demo        deps, build, run the server until Ctrl-C (STUN_PORT=$(STUN_PORT))"
 	@echo "make bench-stun  release build, then Benchmarks/stun-bench.sh"
+	@echo "make bench-mqtt  release build, then Benchmarks/mqtt-bench.sh (ours vs mosquitto)"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
+	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make clean       remove .build/ and .build-venv/"
 
 deps:
@@ -55,8 +57,15 @@ bench-stun: deps
 	$(SWIFT) build -c release --product pod-arcade-server
 	POD_ARCADE_SERVER=$(RELEASE_BIN)/pod-arcade-server bash Benchmarks/stun-bench.sh
 
+bench-mqtt: deps
+	$(SWIFT) build -c release --product pod-arcade-server
+	POD_ARCADE_SERVER=$(RELEASE_BIN)/pod-arcade-server bash Benchmarks/mqtt-bench.sh
+
 fuzz-stun:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-stun.sh
+
+fuzz-mqtt:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-mqtt.sh
 
 clean:
 	rm -rf .build .build-venv

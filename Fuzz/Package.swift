@@ -1,6 +1,7 @@
 // swift-tools-version:6.2
-// Fuzz targets for STUNCore, kept out of the main package so that the sanitizer flags and
-// the libFuzzer entry point never reach the normal build. Build and run with Fuzz/fuzz-stun.sh.
+// Fuzz targets for STUNCore and the SignalingMQTT codec, kept out of the main package so that
+// the sanitizer flags and the libFuzzer entry point never reach the normal build. Build and run
+// with Fuzz/fuzz-stun.sh and Fuzz/fuzz-mqtt.sh.
 import PackageDescription
 
 let package = Package(
@@ -21,5 +22,13 @@ let package = Package(
         // SwiftPM links an executable's `main` to `FuzzSTUN_main`; this C shim defines it and
         // calls libFuzzer's LLVMFuzzerRunDriver (see entry.c).
         .target(name: "FuzzSTUNEntry", path: "Sources/FuzzSTUNEntry"),
+        // The MQTT 3.1.1/5.0 packet codec (MQTTPacketDecoder, MQTTPacket.encode), built the same way.
+        .executableTarget(
+            name: "FuzzMQTT",
+            dependencies: ["FuzzMQTTEntry", .product(name: "SignalingMQTT", package: "pod-arcade")],
+            path: "Sources/FuzzMQTT",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(name: "FuzzMQTTEntry", path: "Sources/FuzzMQTTEntry"),
     ]
 )

@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in later tests
   libssl-dev   # OpenSSL headers for DTLS
+  mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
+  mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
   python3      # runs the interop tests
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip
@@ -23,6 +25,7 @@ DEBIAN_PACKAGES=(
 # Python packages as "pip-name=import-name". Add new ones here, one a line.
 PYTHON_PACKAGES=(
   aioice=aioice
+  paho-mqtt=paho.mqtt
   pytest=pytest
 )
 

@@ -265,3 +265,274 @@ def aioice_stun():
     except ImportError as error:
         pytest.fail(f"the Python package aioice is not installed ({error}): `make deps` installs it")
     return stun
+
+
+# ---------------------------------------------------------------------------
+# MQTT brokers, for Tests/interop/test_mqtt_*.py
+#
+# ``mqtt_broker`` is parametrized over "mosquitto" (Debian's mosquitto,
+# started here with a generated configuration on a free port, never the
+# system service) and "ours" (pod-arcade-server's embedded broker on
+# MQTT_PORT). Tests that check Pod Arcade's own rules take ``ours_mqtt_auth``
+# and carry the ``ours`` marker. Every "ours" test is skipped unless enabled:
+#
+#   POD_ARCADE_MQTT=1 python3 -m pytest Tests/interop     (=0 turns it off)
+#   python3 -m pytest Tests/interop --pod-arcade-mqtt      (--no-pod-arcade-mqtt)
+#
+# OURS_MQTT_DEFAULT applies when neither is given.
+#
+# POD_ARCADE_MQTT_SLOW=1 also runs checks that take minutes against
+# mosquitto (it closes a connection that never sends CONNECT only after
+# about 90 s).
+# ---------------------------------------------------------------------------
+
+OURS_MQTT_DEFAULT = True
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+# Settings of pod-arcade-server that a developer's shell might carry; the
+# MQTT fixtures set what they need and drop the rest.
+_SERVER_SETTINGS = (
+    "HTTP_PORT", "SERVE_TLS", "TLS_PORT", "TLS_CERT", "TLS_KEY", "MQTT_PORT", "STUN_PORT", "ICE_SERVERS",
+    "AUTH_REQUIRED", "DESKTOP_PSK", "CLIENT_PSK", "OIDC_SERVER", "OIDC_CLIENT_ID", "LOG_LEVEL",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pod-arcade")
+    group.addoption(
+        "--pod-arcade-mqtt", dest="pod_arcade_mqtt", action="store_const", const=True, default=None,
+        help="also run the MQTT tests against pod-arcade-server's own broker (env POD_ARCADE_MQTT=1)",
+    )
+    group.addoption(
+        "--no-pod-arcade-mqtt", dest="pod_arcade_mqtt", action="store_const", const=False,
+        help="skip the MQTT tests against pod-arcade-server's own broker (env POD_ARCADE_MQTT=0)",
+    )
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise pytest.UsageError(f"{name}={value!r}: expected one of {', '.join(_TRUE_WORDS + _FALSE_WORDS)}")
+
+
+def ours_mqtt_enabled(config: pytest.Config) -> bool:
+    option = config.getoption("pod_arcade_mqtt", default=None)
+    if option is not None:
+        return bool(option)
+    return _env_flag("POD_ARCADE_MQTT", OURS_MQTT_DEFAULT)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ours: runs against pod-arcade-server's own MQTT broker; skipped unless POD_ARCADE_MQTT=1 "
+        "or --pod-arcade-mqtt",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ours_mqtt_enabled(config):
+        return
+    skip = pytest.mark.skip(
+        reason="pod-arcade-server's MQTT broker is not enabled: set POD_ARCADE_MQTT=1 or pass --pod-arcade-mqtt"
+    )
+    for item in items:
+        if item.get_closest_marker("ours") is not None:
+            item.add_marker(skip)
+
+
+def _mqtt_probe(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when the port accepts TCP and answers an MQTT 3.1.1 CONNECT with
+    a CONNACK (accepted or refused: either way the broker is serving)."""
+    client_id = f"user:ready-probe-{os.getpid()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            answer = b""
+            while len(answer) < 4:
+                data = sock.recv(4 - len(answer))
+                if not data:
+                    return False
+                answer += data
+            if answer[0] != 0x20 or answer[1] != 0x02:
+                return False
+            if answer[3] == 0:
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+            return True
+    except OSError:
+        return False
+
+
+def wait_until_mqtt_answering(server: RunningProcess, host: str = "127.0.0.1") -> None:
+    """Polls with CONNECT until the broker answers with CONNACK."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if not server.alive():
+            server.exit_expected = True
+            pytest.fail(
+                f"{server.name} exited with status {server.proc.returncode} before answering MQTT CONNECT "
+                f"on {host} port {server.port} (its output is at the end of this report)"
+            )
+        if _mqtt_probe(host, server.port):
+            return
+        if time.monotonic() > deadline:
+            server.exit_expected = True
+            server.stop()
+            pytest.fail(
+                f"{server.name} did not answer an MQTT CONNECT on {host} port {server.port} within "
+                f"{READY_TIMEOUT:.0f} s (its output is at the end of this report)"
+            )
+        time.sleep(0.1)
+
+
+def _find_program(name: str, package: str) -> str:
+    """Like require_tool, but also looks in the sbin folders (mosquitto is
+    /usr/sbin/mosquitto, which a non-root PATH may lack)."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
+    if path is None:
+        pytest.fail(f"`{name}` is not installed: install the Debian package {package} (`make deps` does)")
+    return path
+
+
+def _mqtt_helpers():
+    try:
+        import mqtt_helpers
+    except ImportError as error:
+        pytest.fail(str(error))
+    return mqtt_helpers
+
+
+@pytest.fixture
+def start_mosquitto(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., RunningProcess]]:
+    """Starts Debian's mosquitto on a free port of 127.0.0.1 with a
+    configuration generated in the test's folder: no persistence file,
+    log to its output. ``extra`` lines are appended to the configuration;
+    ``anonymous`` sets allow_anonymous."""
+    binary = _find_program("mosquitto", "mosquitto")
+    started: list[RunningProcess] = []
+
+    def start(extra: list[str] = (), anonymous: bool = True) -> RunningProcess:
+        port = pick_free_udp_port(tcp_too=True)
+        name = f"mosquitto-{len(started)}"
+        lines = [
+            "per_listener_settings false",
+            f"listener {port} 127.0.0.1",
+            f"allow_anonymous {'true' if anonymous else 'false'}",
+            "persistence false",
+            "log_dest stderr",  # unbuffered, so a failed test shows the latest lines
+            "log_type all",
+            "connection_messages true",
+            "log_timestamp_format %H:%M:%S",
+        ]
+        if os.geteuid() == 0:
+            # Started as root, mosquitto switches to the user "mosquitto",
+            # who cannot read the password and ACL files in the test's
+            # folder; "root" keeps it as it is.
+            lines.append("user root")
+        lines += list(extra)
+        config = tmp_path / f"{name}.conf"
+        config.write_text("\n".join(lines) + "\n")
+        log_path = tmp_path / f"{name}.log"
+        server = _start("mosquitto", [binary, "-c", str(config)], dict(os.environ), log_path, port)
+        started.append(server)
+        _register(request, server)
+        wait_until_mqtt_answering(server)
+        return server
+
+    yield start
+    _stop_all(started)
+
+
+@pytest.fixture
+def start_pod_arcade_mqtt(
+    request: pytest.FixtureRequest, server_binary: Path, tmp_path: Path
+) -> Iterator[Callable[..., RunningProcess]]:
+    """Starts pod-arcade-server with only its MQTT listener
+    (MQTT_PORT=<free> HTTP_PORT=-1 STUN_PORT=-1) plus ``extra_env``, and
+    waits until it answers an MQTT CONNECT on 127.0.0.1."""
+    started: list[RunningProcess] = []
+
+    def start(**extra_env: str) -> RunningProcess:
+        port = pick_free_udp_port(tcp_too=True)
+        env = {k: v for k, v in os.environ.items() if k not in _SERVER_SETTINGS}
+        env.update(MQTT_PORT=str(port), HTTP_PORT="-1", STUN_PORT="-1", LOG_LEVEL="debug", **extra_env)
+        log_path = tmp_path / f"pod-arcade-server-mqtt-{len(started)}.log"
+        server = _start("pod-arcade-server", [str(server_binary)], env, log_path, port)
+        started.append(server)
+        _register(request, server)
+        wait_until_mqtt_answering(server)
+        return server
+
+    yield start
+    _stop_all(started)
+
+
+@pytest.fixture(params=["mosquitto", pytest.param("ours", marks=pytest.mark.ours)])
+def mqtt_broker(request: pytest.FixtureRequest):
+    """A broker for the broker-neutral MQTT tests, anonymous users allowed:
+    mosquitto, or pod-arcade-server without AUTH_REQUIRED."""
+    helpers = _mqtt_helpers()
+    if request.param == "mosquitto":
+        server = request.getfixturevalue("start_mosquitto")()
+        return helpers.Broker("mosquitto", "127.0.0.1", server.port, server, has_sys_topics=True)
+    server = request.getfixturevalue("start_pod_arcade_mqtt")()
+    return helpers.Broker("ours", "127.0.0.1", server.port, server)
+
+
+def _psk(kind: str) -> str:
+    return f"{kind}-psk-{os.urandom(6).hex()}"
+
+
+@pytest.fixture
+def ours_mqtt_auth(start_pod_arcade_mqtt: Callable[..., RunningProcess]):
+    """pod-arcade-server's broker with AUTH_REQUIRED=true and both PSKs set."""
+    helpers = _mqtt_helpers()
+    desktop_psk, client_psk = _psk("desktop"), _psk("client")
+    server = start_pod_arcade_mqtt(AUTH_REQUIRED="true", DESKTOP_PSK=desktop_psk, CLIENT_PSK=client_psk)
+    return helpers.Broker("ours", "127.0.0.1", server.port, server, desktop_psk=desktop_psk, client_psk=client_psk)
+
+
+@pytest.fixture(params=["mosquitto", pytest.param("ours", marks=pytest.mark.ours)])
+def restricted_mqtt_broker(request: pytest.FixtureRequest, tmp_path: Path):
+    """A broker that checks passwords and who may publish where: ours with
+    AUTH_REQUIRED=true, or mosquitto with a password file and an ACL that
+    imitates the desktop rule (a desktop, whose user name is its id, may
+    publish only below desktops/<its id>/; the browser user may publish
+    below desktops/+/sessions/ and read everything below desktops/).
+    The Broker's ``desktop_ids`` lists the desktop ids that may log in."""
+    helpers = _mqtt_helpers()
+    if request.param == "ours":
+        broker = request.getfixturevalue("ours_mqtt_auth")
+        broker.desktop_ids = []  # any desktop id is fine
+        return broker
+    desktop_psk, client_psk = _psk("desktop"), _psk("client")
+    desktop_ids = [f"d-{os.urandom(3).hex()}" for _ in range(2)]
+    user_name = "psk-user"  # mosquitto's password file cannot hold a ':' in a user name
+    passwd = _find_program("mosquitto_passwd", "mosquitto")
+    password_file = tmp_path / "mosquitto.passwd"
+    for index, (name, password) in enumerate([(user_name, client_psk)] + [(d, desktop_psk) for d in desktop_ids]):
+        argv = [passwd, "-b"] + (["-c"] if index == 0 else []) + [str(password_file), name, password]
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    acl_file = tmp_path / "mosquitto.acl"
+    acl_file.write_text(
+        "pattern readwrite desktops/%u/#\n"
+        f"user {user_name}\n"
+        "topic readwrite desktops/+/sessions/#\n"
+        "topic read desktops/#\n"
+    )
+    server = request.getfixturevalue("start_mosquitto")(
+        [f"password_file {password_file}", f"acl_file {acl_file}", "allow_zero_length_clientid false"],
+        anonymous=False,
+    )
+    broker = helpers.Broker(
+        "mosquitto", "127.0.0.1", server.port, server, desktop_psk=desktop_psk, client_psk=client_psk,
+        has_sys_topics=True, user_name=user_name,
+    )
+    broker.desktop_ids = desktop_ids
+    return broker

@@ -50,6 +50,7 @@ extension MQTTBroker {
         }
         connection.phase = .authenticating(connect, deadline: now + configuration.authenticationTimeout)
         connections[id] = connection
+        noteDeadline(now + configuration.authenticationTimeout)
         emit(.authenticate(id, connect))
     }
 
@@ -89,7 +90,7 @@ extension MQTTBroker {
         } else {
             sessionPresent = true
         }
-        var session = sessions[clientID]!
+        let session = sessions[clientID]!
         // A pending delayed will is cancelled by a reconnect (MQTT 5.0 §3.1.3.2.2).
         session.will = connect.will
         session.willAt = nil
@@ -108,6 +109,7 @@ extension MQTTBroker {
             serverKeepAlive = maximum
         }
         connection.keepAlive = keepAlive == 0 ? nil : .milliseconds(Int64(keepAlive) * 1500)
+        if let interval = connection.keepAlive { noteDeadline(now + interval) }
         if connect.version == .v5 {
             connection.clientReceiveMaximum = Int(connect.properties.receiveMaximum ?? UInt16.max)
             connection.clientMaximumPacketSize = Int(connect.properties.maximumPacketSize ?? UInt32.max)
@@ -196,6 +198,7 @@ extension MQTTBroker {
                 session = sessions[clientID] ?? session
             } else {
                 session.willAt = now + .seconds(Int64(min(delay, UInt64(session.expiryInterval))))
+                noteDeadline(session.willAt)
             }
         } else {
             session.will = nil
@@ -206,6 +209,7 @@ extension MQTTBroker {
         } else {
             if session.expiryInterval != UInt32.max {
                 session.expiresAt = now + .seconds(Int64(session.expiryInterval))
+                noteDeadline(session.expiresAt)
             }
             sessions[clientID] = session
         }

@@ -12,7 +12,7 @@ extension MQTTBroker {
         case .pubAck(let ack):
             releaseInflight(clientID: clientID, packetID: ack.packetID, expecting: .awaitingAck, now: now)
         case .pubRec(let ack):
-            guard var session = sessions[clientID], var inflight = session.inflight[ack.packetID], inflight.stage == .awaitingAck else {
+            guard let session = sessions[clientID], var inflight = session.inflight[ack.packetID], inflight.stage == .awaitingAck else {
                 send(.pubRel(MQTTAck(packetID: ack.packetID, reasonCode: .packetIdentifierNotFound, properties: MQTTProperties())), to: id)
                 return
             }
@@ -31,7 +31,7 @@ extension MQTTBroker {
         case .pubRel(let ack):
             // MQTT 5.0 §4.3.3: complete an inbound QoS 2 exchange.
             var reason = MQTTReasonCode.success
-            if var session = sessions[clientID] {
+            if let session = sessions[clientID] {
                 if session.inboundQoS2.remove(ack.packetID) != nil {
                     if var connection = connections[id] {
                         connection.inboundUnacked = max(0, connection.inboundUnacked - 1)
@@ -57,7 +57,7 @@ extension MQTTBroker {
     }
 
     private mutating func handleDisconnect(_ disconnect: MQTTDisconnect, clientID: String, on id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id], var session = sessions[clientID] else { return }
+        guard var connection = connections[id], let session = sessions[clientID] else { return }
         if let expiry = disconnect.properties.sessionExpiryInterval {
             // MQTT 5.0 §3.14.2.2.2: a session that was to end at disconnect cannot be extended here.
             if session.expiryInterval == 0 && expiry != 0 {
@@ -122,7 +122,7 @@ extension MQTTBroker {
             send(.pubAck(MQTTAck(packetID: publish.packetID ?? 0, reasonCode: allowed ? .success : refusal, properties: MQTTProperties())), to: id)
         case .exactlyOnce:
             let packetID = publish.packetID ?? 0
-            guard var session = sessions[clientID] else { return }
+            guard let session = sessions[clientID] else { return }
             if !allowed {
                 send(.pubRec(MQTTAck(packetID: packetID, reasonCode: refusal, properties: MQTTProperties())), to: id)
                 return
@@ -247,7 +247,7 @@ extension MQTTBroker {
     }
 
     mutating func releaseInflight(clientID: String, packetID: UInt16, expecting stage: MQTTInflight.Stage, now: NIODeadline) {
-        guard var session = sessions[clientID] else { return }
+        guard let session = sessions[clientID] else { return }
         if let inflight = session.inflight[packetID], inflight.stage == stage {
             session.inflight[packetID] = nil
             sessions[clientID] = session

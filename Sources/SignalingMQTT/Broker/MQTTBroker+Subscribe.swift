@@ -3,7 +3,7 @@ import NIOCore
 extension MQTTBroker {
     /// MQTT 5.0 §3.8.4: answer each filter, then send matching retained messages.
     mutating func handleSubscribe(_ subscribe: MQTTSubscribe, clientID: String, on id: MQTTConnectionID, now: NIODeadline) {
-        guard let connection = connections[id], var session = sessions[clientID] else { return }
+        guard let connection = connections[id], let session = sessions[clientID] else { return }
         let v5 = connection.version == .v5
         var codes: [MQTTReasonCode] = []
         var retainedToSend: [(MQTTTopicFilter, MQTTStoredSubscription)] = []
@@ -47,7 +47,7 @@ extension MQTTBroker {
     }
 
     mutating func handleUnsubscribe(_ unsubscribe: MQTTUnsubscribe, clientID: String, on id: MQTTConnectionID) {
-        guard var session = sessions[clientID] else { return }
+        guard let session = sessions[clientID] else { return }
         var codes: [MQTTReasonCode] = []
         for text in unsubscribe.filters {
             guard let filter = try? MQTTTopicFilter(text) else {

@@ -1,9 +1,20 @@
 public import NIOCore
 
 extension MQTTBroker {
-    /// The earliest deadline among connect and authentication timeouts, keep-alives, delayed
-    /// wills and session expiries; nil when nothing is pending.
-    public func nextTimeout() -> NIODeadline? {
+    /// When ``handleTimeout(now:)`` must next be called: a lower bound on the earliest connect
+    /// or authentication timeout, keep-alive, delayed will or session expiry (kept up to date in
+    /// O(1) as deadlines are added, made exact by each ``handleTimeout(now:)`` scan, so that
+    /// busy brokers with many connections do not rescan them on every packet).
+    public func nextTimeout() -> NIODeadline? { timerHint }
+
+    /// Lowers the timer hint to a new deadline.
+    mutating func noteDeadline(_ deadline: NIODeadline?) {
+        guard let deadline else { return }
+        if timerHint == nil || deadline < timerHint! { timerHint = deadline }
+    }
+
+    /// The exact earliest deadline, by a scan of every connection and offline session.
+    func computeEarliestDeadline() -> NIODeadline? {
         var earliest: NIODeadline?
         func consider(_ deadline: NIODeadline?) {
             guard let deadline else { return }
@@ -28,6 +39,8 @@ extension MQTTBroker {
 
     /// Acts on every deadline that has passed.
     public mutating func handleTimeout(now: NIODeadline) {
+        guard let hint = timerHint, hint <= now else { return }
+        defer { timerHint = computeEarliestDeadline() }
         for (id, connection) in connections {
             switch connection.phase {
             case .awaitingConnect(let deadline) where deadline <= now:
@@ -50,7 +63,7 @@ extension MQTTBroker {
         }
         for (clientID, session) in sessions where session.connection == nil {
             if let willAt = session.willAt, willAt <= now, let will = session.will {
-                var updated = session
+                let updated = session
                 updated.will = nil
                 updated.willAt = nil
                 sessions[clientID] = updated

@@ -19,6 +19,8 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     var retained = MQTTRetainedStore<MQTTMessage>()
     var outputs: [MQTTBrokerOutput] = []
     var outputHead = 0
+    /// A lower bound on the next deadline; see ``nextTimeout()``.
+    var timerHint: NIODeadline?
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration
@@ -32,6 +34,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         connections[id] = MQTTConnectionState(
             id: id, phase: .awaitingConnect(deadline: now + configuration.connectTimeout),
             decoder: MQTTPacketDecoder(maximumPacketSize: configuration.maximumPacketSize), lastReceived: now)
+        noteDeadline(now + configuration.connectTimeout)
     }
 
     /// Bytes arrived on a connection. Every whole packet is processed; a partial packet is kept

@@ -33,7 +33,13 @@ struct MQTTStoredSubscription: Sendable, Hashable {
 }
 
 /// Session state that outlives connections (MQTT 5.0 §4.1).
-struct MQTTSession<Identity: Hashable & Sendable>: Sendable {
+///
+/// A class, so that the broker mutates a session's queue and in-flight table in place: copying
+/// a struct out of the sessions dictionary and back would copy those collections on every
+/// message (copy-on-write while the dictionary still holds the old value).
+final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
+    // @unchecked: sessions are owned by one MQTTBroker value, which its runtime confines to one
+    // event loop; they are never shared between brokers.
     let clientID: String
     var identity: Identity
     var version: MQTTProtocolVersion
@@ -51,11 +57,18 @@ struct MQTTSession<Identity: Hashable & Sendable>: Sendable {
     var will: MQTTWill?
     var willAt: NIODeadline?
 
+    init(clientID: String, identity: Identity, version: MQTTProtocolVersion, expiryInterval: UInt32) {
+        self.clientID = clientID
+        self.identity = identity
+        self.version = version
+        self.expiryInterval = expiryInterval
+    }
+
     var queuedCount: Int { queue.count - queueHead }
 
-    mutating func enqueue(_ message: MQTTQueuedMessage) { queue.append(message) }
+    func enqueue(_ message: MQTTQueuedMessage) { queue.append(message) }
 
-    mutating func dequeue() -> MQTTQueuedMessage? {
+    func dequeue() -> MQTTQueuedMessage? {
         guard queueHead < queue.count else { return nil }
         let message = queue[queueHead]
         queueHead += 1
@@ -66,7 +79,7 @@ struct MQTTSession<Identity: Hashable & Sendable>: Sendable {
         return message
     }
 
-    mutating func allocatePacketID() -> UInt16? {
+    func allocatePacketID() -> UInt16? {
         guard inflight.count < Int(UInt16.max) - 1 else { return nil }
         while true {
             let id = nextPacketID

@@ -13,7 +13,8 @@ public struct MQTTAck: Hashable, Sendable {
     /// MQTT 5.0 only: Reason String and User Property.
     public var properties: MQTTProperties
 
-    public init(packetID: UInt16, reasonCode: MQTTReasonCode = .success, properties: MQTTProperties = MQTTProperties()) {
+    public init(packetID: UInt16, reasonCode: MQTTReasonCode = .success, properties: MQTTProperties = MQTTProperties())
+    {
         self.packetID = packetID
         self.reasonCode = reasonCode
         self.properties = properties
@@ -41,7 +42,9 @@ extension MQTTAck {
         return ack
     }
 
-    func encodeBody(into buffer: inout ByteBuffer, kind: MQTTPacket.Kind, version: MQTTProtocolVersion) throws(MQTTEncodingError) {
+    func encodeBody(into buffer: inout ByteBuffer, kind: MQTTPacket.Kind, version: MQTTProtocolVersion)
+        throws(MQTTEncodingError)
+    {
         guard packetID != 0 else { throw MQTTEncodingError(.invalidValue, field: kind.name + ".packetID") }
         buffer.writeInteger(packetID)
         guard version == .v5 else { return }

@@ -68,7 +68,10 @@ struct MQTTCodecReader {
         let start = offset
         let length = Int(try readUInt16(field()))
         try need(length, field(), at: start)
-        enum Outcome { case ok(String), invalid, null }
+        enum Outcome {
+            case ok(String)
+            case invalid, null
+        }
         let outcome = buffer.withUnsafeReadableBytes { raw -> Outcome in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<length])
             if bytes.contains(0) { return .null }

@@ -14,7 +14,10 @@ public struct MQTTConnAck: Hashable, Sendable {
     /// MQTT 5.0 only (§3.2.2.3).
     public var properties: MQTTProperties
 
-    public init(sessionPresent: Bool = false, reasonCode: MQTTReasonCode = .success, properties: MQTTProperties = MQTTProperties()) {
+    public init(
+        sessionPresent: Bool = false, reasonCode: MQTTReasonCode = .success,
+        properties: MQTTProperties = MQTTProperties()
+    ) {
         self.sessionPresent = sessionPresent
         self.reasonCode = reasonCode
         self.properties = properties
@@ -22,7 +25,9 @@ public struct MQTTConnAck: Hashable, Sendable {
 }
 
 extension MQTTConnAck {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTConnAck {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTConnAck
+    {
         // §3.2.2.1: bits 7–1 of the Connect Acknowledge Flags are reserved and MUST be 0.
         let flagsOffset = reader.offset
         let flags = try reader.readByte("CONNACK.flags")

@@ -105,7 +105,8 @@ extension MQTTConnect {
                 throw MQTTDecodingError(.invalidTopicName, field: "CONNECT.willTopic", offset: topicOffset)
             }
             let payload = try reader.readBinaryBuffer("CONNECT.willPayload")
-            will = MQTTWill(topic: topic, payload: payload, qos: willQoS, retain: willRetain, properties: willProperties)
+            will = MQTTWill(
+                topic: topic, payload: payload, qos: willQoS, retain: willRetain, properties: willProperties)
         }
         let username = hasUsername ? try reader.readString("CONNECT.username") : nil
         let password = hasPassword ? try reader.readBinary("CONNECT.password") : nil

@@ -18,7 +18,9 @@ public struct MQTTDisconnect: Hashable, Sendable {
 }
 
 extension MQTTDisconnect {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTDisconnect {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTDisconnect
+    {
         var disconnect = MQTTDisconnect()
         if version == .v5 && !reader.isAtEnd {
             let offset = reader.offset

@@ -46,7 +46,8 @@ extension MQTTPacket {
     /// - Throws: ``MQTTDecodingError``; `truncated` when `bytes` end inside the packet,
     ///   `trailingBytes` when bytes follow it.
     public init(
-        decoding bytes: ByteBuffer, version: MQTTProtocolVersion?, maximumPacketSize: Int = MQTTPacketDecoder.specMaximumPacketSize
+        decoding bytes: ByteBuffer, version: MQTTProtocolVersion?,
+        maximumPacketSize: Int = MQTTPacketDecoder.specMaximumPacketSize
     ) throws(MQTTDecodingError) {
         var decoder = MQTTPacketDecoder(version: version, maximumPacketSize: maximumPacketSize)
         var buffer = bytes

@@ -2,8 +2,8 @@ public import NIOCore
 
 /// One MQTT control packet (MQTT 3.1.1 §2–§3, MQTT 5.0 §2–§3).
 ///
-/// Decode with ``MQTTPacketDecoder`` (a stream) or ``init(decoding:version:)`` (one whole packet);
-/// encode with ``encode(into:version:)``.
+/// Decode with ``MQTTPacketDecoder`` (a stream) or ``init(decoding:version:maximumPacketSize:)``
+/// (one whole packet); encode with ``encode(into:version:)``.
 public enum MQTTPacket: Hashable, Sendable {
     case connect(MQTTConnect)
     case connAck(MQTTConnAck)
@@ -107,7 +107,8 @@ public enum MQTTPacket: Hashable, Sendable {
         return buffer
     }
 
-    private func encodeUnchecked(into buffer: inout ByteBuffer, version: MQTTProtocolVersion) throws(MQTTEncodingError) {
+    private func encodeUnchecked(into buffer: inout ByteBuffer, version: MQTTProtocolVersion) throws(MQTTEncodingError)
+    {
         let flags: UInt8
         switch self {
         case .publish(let publish): flags = publish.flags

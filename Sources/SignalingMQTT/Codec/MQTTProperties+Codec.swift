@@ -108,7 +108,9 @@ extension MQTTProperties {
     ///   and for strings that cannot be represented.
     /// - Returns: the length of the properties, without their length prefix.
     @discardableResult
-    func encode(into buffer: inout ByteBuffer, context: MQTTPropertyContext, field: String) throws(MQTTEncodingError) -> Int {
+    func encode(into buffer: inout ByteBuffer, context: MQTTPropertyContext, field: String) throws(MQTTEncodingError)
+        -> Int
+    {
         try buffer.writeMQTTLengthPrefixed(field: field + ".length") {
             (buffer: inout ByteBuffer) throws(MQTTEncodingError) in
             try encodeProperties(into: &buffer, context: context, field: field)
@@ -135,7 +137,9 @@ extension MQTTProperties {
             buffer.writeInteger(value)
         }
 
-        if let value = payloadFormatIndicator, start(.payloadFormatIndicator) { try flag(value, .payloadFormatIndicator) }
+        if let value = payloadFormatIndicator, start(.payloadFormatIndicator) {
+            try flag(value, .payloadFormatIndicator)
+        }
         if let value = messageExpiryInterval, start(.messageExpiryInterval) { buffer.writeInteger(value) }
         if let value = contentType, start(.contentType) {
             try buffer.writeMQTTString(value, field: "\(prefix).contentType")
@@ -149,7 +153,9 @@ extension MQTTProperties {
         if MQTTPropertyIdentifier.subscriptionIdentifier.isAllowed(in: context) {
             if context == .subscribe && subscriptionIdentifiers.count > 1 { throw invalid(.subscriptionIdentifier) }
             for value in subscriptionIdentifiers {
-                guard (1...MQTTVariableByteInteger.maximum).contains(value) else { throw invalid(.subscriptionIdentifier) }
+                guard (1...MQTTVariableByteInteger.maximum).contains(value) else {
+                    throw invalid(.subscriptionIdentifier)
+                }
                 _ = start(.subscriptionIdentifier)
                 try MQTTVariableByteInteger.write(value, to: &buffer, field: "\(prefix).subscriptionIdentifier")
             }

@@ -38,7 +38,7 @@ extension MQTTPublish {
         return flags
     }
 
-    /// - Parameter flags: fixed-header flags already checked by ``MQTTPacket/Kind/validate(flags:)``.
+    /// - Parameter flags: fixed-header flags already checked by `MQTTPacket.Kind.validate(firstByte:version:)`.
     static func decode(
         from reader: inout MQTTCodecReader, flags: UInt8, version: MQTTProtocolVersion
     ) throws(MQTTDecodingError) -> MQTTPublish {
@@ -65,7 +65,9 @@ extension MQTTPublish {
     }
 
     func encodeBody(into buffer: inout ByteBuffer, version: MQTTProtocolVersion) throws(MQTTEncodingError) {
-        if MQTTTopicNameCheck.hasWildcard(topic) || (topic.isEmpty && (version == .v3_1_1 || properties.topicAlias == nil)) {
+        if MQTTTopicNameCheck.hasWildcard(topic)
+            || (topic.isEmpty && (version == .v3_1_1 || properties.topicAlias == nil))
+        {
             throw MQTTEncodingError(.invalidValue, field: "PUBLISH.topicName")
         }
         try buffer.writeMQTTString(topic, field: "PUBLISH.topicName")

@@ -18,7 +18,9 @@ public struct MQTTSubAck: Hashable, Sendable {
 }
 
 extension MQTTSubAck {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTSubAck {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTSubAck
+    {
         let packetID = try reader.readPacketIdentifier("SUBACK.packetID")
         let properties =
             version == .v5

@@ -16,7 +16,9 @@ public struct MQTTSubscribe: Hashable, Sendable {
 }
 
 extension MQTTSubscribe {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTSubscribe {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTSubscribe
+    {
         let packetID = try reader.readPacketIdentifier("SUBSCRIBE.packetID")
         let properties =
             version == .v5

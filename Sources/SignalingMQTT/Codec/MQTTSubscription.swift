@@ -12,7 +12,9 @@ public struct MQTTSubscriptionOptions: Hashable, Sendable {
     /// (MQTT 5.0). 3 is a protocol error.
     public var retainHandling: UInt8
 
-    public init(qos: MQTTQoS = .atMostOnce, noLocal: Bool = false, retainAsPublished: Bool = false, retainHandling: UInt8 = 0) {
+    public init(
+        qos: MQTTQoS = .atMostOnce, noLocal: Bool = false, retainAsPublished: Bool = false, retainHandling: UInt8 = 0
+    ) {
         self.qos = qos
         self.noLocal = noLocal
         self.retainAsPublished = retainAsPublished
@@ -34,7 +36,9 @@ public struct MQTTSubscription: Hashable, Sendable {
 }
 
 extension MQTTSubscriptionOptions {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> Self {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> Self
+    {
         let offset = reader.offset
         let byte = try reader.readByte("SUBSCRIBE.options")
         // 5.0 §3.8.3.1: bits 6 and 7 are reserved; 3.1.1 §3.8.3.1: bits 2–7 are. Both: "The Server
@@ -57,7 +61,9 @@ extension MQTTSubscriptionOptions {
 
     func encoded(version: MQTTProtocolVersion) throws(MQTTEncodingError) -> UInt8 {
         guard version == .v5 else { return qos.rawValue }
-        guard retainHandling <= 2 else { throw MQTTEncodingError(.invalidValue, field: "SUBSCRIBE.options.retainHandling") }
+        guard retainHandling <= 2 else {
+            throw MQTTEncodingError(.invalidValue, field: "SUBSCRIBE.options.retainHandling")
+        }
         var byte = qos.rawValue | retainHandling << 4
         if noLocal { byte |= 0x04 }
         if retainAsPublished { byte |= 0x08 }

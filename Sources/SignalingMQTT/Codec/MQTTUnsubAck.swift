@@ -17,7 +17,9 @@ public struct MQTTUnsubAck: Hashable, Sendable {
 }
 
 extension MQTTUnsubAck {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTUnsubAck {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTUnsubAck
+    {
         let packetID = try reader.readPacketIdentifier("UNSUBACK.packetID")
         guard version == .v5 else {
             try reader.expectEnd("UNSUBACK")

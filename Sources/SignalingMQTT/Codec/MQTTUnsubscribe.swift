@@ -16,7 +16,9 @@ public struct MQTTUnsubscribe: Hashable, Sendable {
 }
 
 extension MQTTUnsubscribe {
-    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError) -> MQTTUnsubscribe {
+    static func decode(from reader: inout MQTTCodecReader, version: MQTTProtocolVersion) throws(MQTTDecodingError)
+        -> MQTTUnsubscribe
+    {
         let packetID = try reader.readPacketIdentifier("UNSUBSCRIBE.packetID")
         let properties =
             version == .v5

@@ -5,8 +5,8 @@
 /// - When it is required, a desktop's password must be `DESKTOP_PSK` and a user's must be
 ///   `CLIENT_PSK`. An unset or empty key means none is configured, and that kind of client is
 ///   refused with ``PodArcadeAccessError/Code/notConfigured`` (0x87): with no key there is
-///   nothing to check, so we fail closed (the original server also admitted no users then).
-///   Deployments that authenticate users by OpenID Connect route users to that authenticator.
+///   nothing to check, so we fail closed. Deployments that authenticate users by OpenID
+///   Connect route users to that authenticator instead.
 /// - A missing password is ``PodArcadeAccessError/Code/missingPassword`` and a wrong one
 ///   ``PodArcadeAccessError/Code/wrongPassword``; both are 0x86 Bad User Name or Password.
 /// - ``PodArcadeIdentity/server`` is in process and always accepted.

@@ -6,10 +6,15 @@
 /// matches the parent level). At the root, wildcards skip levels that start with `$`
 /// (§4.7.2, [MQTT-4.7.2-1]). Topic names are compared by UTF-8 bytes (§4.7.3).
 ///
+/// Nodes live in one array and refer to each other by index, and every walk is a loop, so a
+/// topic of 65,536 levels (65,535 slashes, the most MQTT allows) cannot overflow the stack.
+///
 /// Clearing a retained message when a PUBLISH has an empty payload, and whether a shared
 /// subscription gets retained messages, are the broker's decisions, not this store's.
 public struct MQTTRetainedStore<Message: Sendable>: Sendable {
-    private var root = _Node()
+    /// `nodes[0]` is the root; it never has an entry (topic names are not empty).
+    private var nodes = [_Node()]
+    private var freeNodes: [Int] = []
 
     /// The number of retained messages.
     public private(set) var count = 0
@@ -19,12 +24,27 @@ public struct MQTTRetainedStore<Message: Sendable>: Sendable {
     /// Whether no message is retained.
     public var isEmpty: Bool { count == 0 }
 
+    /// The number of trie nodes in use, root included; for tests that check that removals
+    /// free what they no longer need.
+    public var _nodeCount: Int { nodes.count - freeNodes.count }
+
     /// Retains a message on a topic, replacing the one retained there before.
     ///
     /// - Returns: the message it replaced, if any.
     @discardableResult
     public mutating func set(_ topic: MQTTTopicName, _ message: Message) -> Message? {
-        let old = root.set(topic.levels[...], entry: (topic, message))
+        var current = 0
+        for level in topic.levels {
+            if let child = nodes[current].children[_TopicLevel(level)] {
+                current = child
+            } else {
+                let child = allocateNode()
+                nodes[current].children[_TopicLevel(owning: level)] = child
+                current = child
+            }
+        }
+        let old = nodes[current].entry?.message
+        nodes[current].entry = (topic, message)
         if old == nil { count += 1 }
         return old
     }
@@ -34,14 +54,35 @@ public struct MQTTRetainedStore<Message: Sendable>: Sendable {
     /// - Returns: the message that was retained, if any.
     @discardableResult
     public mutating func remove(_ topic: MQTTTopicName) -> Message? {
-        let old = root.remove(topic.levels[...])
-        if old != nil { count -= 1 }
+        var path: [(parent: Int, level: _TopicLevel)] = []
+        path.reserveCapacity(topic.levels.count)
+        var current = 0
+        for level in topic.levels {
+            let key = _TopicLevel(level)
+            guard let child = nodes[current].children[key] else { return nil }
+            path.append((current, key))
+            current = child
+        }
+        guard let old = nodes[current].entry?.message else { return nil }
+        nodes[current].entry = nil
+        count -= 1
+        while let (parent, level) = path.popLast(), nodes[current].isEmpty {
+            nodes[parent].children[level] = nil
+            nodes[current] = _Node()  // drop the emptied dictionaries' storage
+            freeNodes.append(current)
+            current = parent
+        }
         return old
     }
 
     /// The message retained on a topic, if any.
     public func message(for topic: MQTTTopicName) -> Message? {
-        root.node(at: topic.levels[...])?.entry?.message
+        var current = 0
+        for level in topic.levels {
+            guard let child = nodes[current].children[_TopicLevel(level)] else { return nil }
+            current = child
+        }
+        return nodes[current].entry?.message
     }
 
     /// Every retained message whose topic the filter matches, per
@@ -51,70 +92,48 @@ public struct MQTTRetainedStore<Message: Sendable>: Sendable {
     /// - Parameter filter: the filter of a new subscription.
     /// - Returns: the topics and their messages.
     public func matching(_ filter: MQTTTopicFilter) -> [(topic: MQTTTopicName, message: Message)] {
+        let levels = filter.levels
         var result: [(topic: MQTTTopicName, message: Message)] = []
-        root.collect(filter.levels, from: 0, into: &result)
+        // (node, index of the next filter level); a node at depth 0 is the root, where
+        // wildcards skip `$` levels (§4.7.2).
+        var pending: [(node: Int, depth: Int)] = [(0, 0)]
+        var subtrees: [Int] = []
+        while let (index, depth) = pending.popLast() {
+            guard depth < levels.count else {
+                if let entry = nodes[index].entry { result.append(entry) }
+                continue
+            }
+            let level = levels[depth]
+            if _isMultiLevelWildcard(level) {
+                if let entry = nodes[index].entry { result.append(entry) }  // `#` matches the parent level too (§4.7.1.2)
+                for (key, child) in nodes[index].children where !(depth == 0 && key.isSystem) { subtrees.append(child) }
+            } else if _isSingleLevelWildcard(level) {
+                for (key, child) in nodes[index].children where !(depth == 0 && key.isSystem) { pending.append((child, depth + 1)) }
+            } else if let child = nodes[index].children[_TopicLevel(level)] {
+                pending.append((child, depth + 1))
+            }
+        }
+        while let index = subtrees.popLast() {
+            if let entry = nodes[index].entry { result.append(entry) }
+            subtrees.append(contentsOf: nodes[index].children.values)
+        }
         return result
+    }
+
+    private mutating func allocateNode() -> Int {
+        if let index = freeNodes.popLast() { return index }
+        nodes.append(_Node())
+        return nodes.count - 1
     }
 }
 
 extension MQTTRetainedStore {
     struct _Node: Sendable {
-        var children: [_TopicLevel: _Node] = [:]
+        /// Children by level, as indices into `nodes`.
+        var children: [_TopicLevel: Int] = [:]
         /// The message retained on the topic that ends at this node.
         var entry: (topic: MQTTTopicName, message: Message)?
 
         var isEmpty: Bool { children.isEmpty && entry == nil }
-
-        mutating func set(_ levels: ArraySlice<Substring>, entry new: (topic: MQTTTopicName, message: Message)) -> Message? {
-            guard let first = levels.first else {
-                defer { entry = new }
-                return entry?.message
-            }
-            return children[_TopicLevel(owning: first), default: _Node()].set(levels.dropFirst(), entry: new)
-        }
-
-        /// Removes the entry at `levels` and prunes the nodes it leaves empty.
-        mutating func remove(_ levels: ArraySlice<Substring>) -> Message? {
-            guard let first = levels.first else {
-                defer { entry = nil }
-                return entry?.message
-            }
-            let level = _TopicLevel(first)
-            guard let removed = children[level]?.remove(levels.dropFirst()) else { return nil }
-            if children[level]?.isEmpty == true { children[level] = nil }
-            return removed
-        }
-
-        func node(at levels: ArraySlice<Substring>) -> _Node? {
-            guard let first = levels.first else { return self }
-            return children[_TopicLevel(first)]?.node(at: levels.dropFirst())
-        }
-
-        /// Collects the entries below this node that `filter[index...]` matches; `index == 0`
-        /// means this is the root, where wildcards skip `$` levels (§4.7.2).
-        func collect(_ filter: [Substring], from index: Int, into result: inout [(topic: MQTTTopicName, message: Message)]) {
-            guard index < filter.count else {
-                if let entry { result.append(entry) }
-                return
-            }
-            let level = filter[index]
-            if _isMultiLevelWildcard(level) {
-                if let entry { result.append(entry) }  // `#` matches the parent level too (§4.7.1.2)
-                for (key, child) in children where !(index == 0 && key.isSystem) {
-                    child.collectAll(into: &result)
-                }
-            } else if _isSingleLevelWildcard(level) {
-                for (key, child) in children where !(index == 0 && key.isSystem) {
-                    child.collect(filter, from: index + 1, into: &result)
-                }
-            } else if let child = children[_TopicLevel(level)] {
-                child.collect(filter, from: index + 1, into: &result)
-            }
-        }
-
-        func collectAll(into result: inout [(topic: MQTTTopicName, message: Message)]) {
-            if let entry { result.append(entry) }
-            for child in children.values { child.collectAll(into: &result) }
-        }
     }
 }

@@ -1,11 +1,15 @@
 /// The broker's subscription index: which subscriptions match a topic name, without looking
 /// at filters that cannot match.
 ///
-/// A trie keyed by topic level: a filter's levels are a path from the root, with `+` and `#`
-/// stored as ordinary children (topic names cannot contain them, so they never collide with a
-/// literal level). Matching a name of n levels visits, at each level, the literal child, the
-/// `+` child and the `#` child only, so its cost depends on the filters that share a path with
-/// the name, not on how many subscriptions there are.
+/// A trie keyed by topic level: a filter's levels are a path from the root, each node having
+/// its literal children by level plus at most one `+` child and one `#` child. Matching a name
+/// of n levels visits, at each level, the literal child, the `+` child and the `#` child only,
+/// so its cost depends on the filters that share a path with the name, not on how many
+/// subscriptions there are.
+///
+/// Nodes live in one array and refer to each other by index, and every walk is a loop: a
+/// filter or name of 65,536 levels (65,535 slashes, the most MQTT allows) cannot overflow the
+/// stack, neither while matching nor when the trie is dropped.
 ///
 /// One value is kept per (filter, subscriber); subscribing again replaces it, as MQTT 5.0
 /// §3.8.4 asks for an identical filter in the same session. Filters are compared by UTF-8
@@ -14,7 +18,10 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// One subscription that matched a topic name.
     public typealias Match = (subscriber: Subscriber, filter: MQTTTopicFilter, value: Value)
 
-    private var root = _Node()
+    /// `nodes[0]` is the root.
+    private var nodes = [_Node()]
+    /// Indices of `nodes` that are unused, for reuse.
+    private var freeNodes: [Int] = []
     private var filtersBySubscriber: [Subscriber: Set<MQTTTopicFilter>] = [:]
 
     /// The number of (filter, subscriber) subscriptions.
@@ -24,6 +31,10 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
 
     /// Whether there are no subscriptions.
     public var isEmpty: Bool { count == 0 }
+
+    /// The number of trie nodes in use, root included; for tests that check that removals
+    /// free what they no longer need.
+    public var _nodeCount: Int { nodes.count - freeNodes.count }
 
     /// Adds a subscription, or replaces the value of an existing one.
     ///
@@ -36,8 +47,19 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     ///   as MQTT 5.0 Retain Handling 1 needs (§3.8.3.1).
     @discardableResult
     public mutating func insert(_ filter: MQTTTopicFilter, subscriber: Subscriber, value: Value) -> Bool {
+        var current = 0
+        for level in filter.levels {
+            let step = _Step(level)
+            if let child = nodes[current].child(step) {
+                current = child
+            } else {
+                let child = allocateNode()
+                nodes[current].setChild(step.owned, child)
+                current = child
+            }
+        }
         let key = _Key(subscriber: subscriber, filter: filter)
-        let existed = root.insert(filter.levels[...], key: key, value: value)
+        let existed = nodes[current].subscriptions.updateValue(value, forKey: key) != nil
         if !existed {
             count += 1
             filtersBySubscriber[subscriber, default: []].insert(filter)
@@ -50,7 +72,7 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// - Returns: `true` when it existed.
     @discardableResult
     public mutating func remove(_ filter: MQTTTopicFilter, subscriber: Subscriber) -> Bool {
-        guard root.remove(filter.levels[...], key: _Key(subscriber: subscriber, filter: filter)) else { return false }
+        guard removeFromTrie(filter, subscriber: subscriber) else { return false }
         count -= 1
         filtersBySubscriber[subscriber]?.remove(filter)
         if filtersBySubscriber[subscriber]?.isEmpty == true { filtersBySubscriber[subscriber] = nil }
@@ -63,16 +85,19 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     @discardableResult
     public mutating func removeAll(_ subscriber: Subscriber) -> Int {
         guard let filters = filtersBySubscriber.removeValue(forKey: subscriber) else { return 0 }
-        for filter in filters {
-            root.remove(filter.levels[...], key: _Key(subscriber: subscriber, filter: filter))
-        }
+        for filter in filters { removeFromTrie(filter, subscriber: subscriber) }
         count -= filters.count
         return filters.count
     }
 
     /// The value stored for a subscription, or `nil` when there is none.
     public func value(for filter: MQTTTopicFilter, subscriber: Subscriber) -> Value? {
-        root.node(at: filter.levels[...])?.subscriptions[_Key(subscriber: subscriber, filter: filter)]?.value
+        var current = 0
+        for level in filter.levels {
+            guard let child = nodes[current].child(_Step(level)) else { return nil }
+            current = child
+        }
+        return nodes[current].subscriptions[_Key(subscriber: subscriber, filter: filter)]
     }
 
     /// The filters a subscriber has, in no particular order.
@@ -91,9 +116,62 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// - Parameter topic: the topic name of a PUBLISH.
     /// - Returns: the matching subscriptions with their values.
     public func matches(_ topic: MQTTTopicName) -> [Match] {
+        let levels = topic.levels
         var result: [Match] = []
-        root.collect(topic.levels, from: 0, wildcards: !topic.isSystem, into: &result)
+        // (node, index of the next level to match, whether wildcards may match it)
+        var pending: [(node: Int, index: Int, wildcards: Bool)] = [(0, 0, !topic.isSystem)]
+        while let (index, depth, wildcards) = pending.popLast() {
+            if wildcards, let rest = nodes[index].multiLevel {
+                // `#` matches the remaining levels, including none (the parent level, §4.7.1.2).
+                appendSubscriptions(of: rest, to: &result)
+            }
+            guard depth < levels.count else {
+                appendSubscriptions(of: index, to: &result)
+                continue
+            }
+            if let child = nodes[index].children[_TopicLevel(levels[depth])] {
+                pending.append((child, depth + 1, true))
+            }
+            if wildcards, let child = nodes[index].singleLevel {
+                pending.append((child, depth + 1, true))
+            }
+        }
         return result
+    }
+
+    private func appendSubscriptions(of index: Int, to result: inout [Match]) {
+        for (key, value) in nodes[index].subscriptions { result.append((key.subscriber, key.filter, value)) }
+    }
+
+    /// Removes the subscription from its node and frees the nodes it leaves empty.
+    /// - Returns: whether it was there.
+    @discardableResult
+    private mutating func removeFromTrie(_ filter: MQTTTopicFilter, subscriber: Subscriber) -> Bool {
+        var path: [(parent: Int, step: _Step)] = []
+        path.reserveCapacity(filter.levels.count)
+        var current = 0
+        for level in filter.levels {
+            let step = _Step(level)
+            guard let child = nodes[current].child(step) else { return false }
+            path.append((current, step))
+            current = child
+        }
+        guard nodes[current].subscriptions.removeValue(forKey: _Key(subscriber: subscriber, filter: filter)) != nil else {
+            return false
+        }
+        while let (parent, step) = path.popLast(), nodes[current].isEmpty {
+            nodes[parent].setChild(step, nil)
+            nodes[current] = _Node()  // drop the emptied dictionaries' storage
+            freeNodes.append(current)
+            current = parent
+        }
+        return true
+    }
+
+    private mutating func allocateNode() -> Int {
+        if let index = freeNodes.popLast() { return index }
+        nodes.append(_Node())
+        return nodes.count - 1
     }
 }
 
@@ -103,55 +181,54 @@ extension SubscriptionTrie {
         var filter: MQTTTopicFilter
     }
 
+    /// Which child a filter level leads to.
+    enum _Step: Sendable {
+        case literal(_TopicLevel)
+        case singleLevel
+        case multiLevel
+
+        init(_ level: Substring) {
+            if _isSingleLevelWildcard(level) {
+                self = .singleLevel
+            } else if _isMultiLevelWildcard(level) {
+                self = .multiLevel
+            } else {
+                self = .literal(_TopicLevel(level))
+            }
+        }
+
+        /// The same step with a key that owns its storage, for keeping in the trie.
+        var owned: _Step {
+            guard case .literal(let level) = self else { return self }
+            return .literal(_TopicLevel(owning: level.text))
+        }
+    }
+
     struct _Node: Sendable {
-        /// Children by level, including the `+` and `#` children.
-        var children: [_TopicLevel: _Node] = [:]
+        /// Literal children by level, as indices into `nodes`.
+        var children: [_TopicLevel: Int] = [:]
+        /// The `+` child.
+        var singleLevel: Int?
+        /// The `#` child.
+        var multiLevel: Int?
         /// Subscriptions whose filter ends at this node.
-        var subscriptions: [_Key: (filter: MQTTTopicFilter, value: Value)] = [:]
+        var subscriptions: [_Key: Value] = [:]
 
-        var isEmpty: Bool { children.isEmpty && subscriptions.isEmpty }
+        var isEmpty: Bool { children.isEmpty && singleLevel == nil && multiLevel == nil && subscriptions.isEmpty }
 
-        /// - Returns: whether the key was already present.
-        mutating func insert(_ levels: ArraySlice<Substring>, key: _Key, value: Value) -> Bool {
-            guard let first = levels.first else {
-                return subscriptions.updateValue((key.filter, value), forKey: key) != nil
+        func child(_ step: _Step) -> Int? {
+            switch step {
+            case .literal(let level): children[level]
+            case .singleLevel: singleLevel
+            case .multiLevel: multiLevel
             }
-            return children[_TopicLevel(owning: first), default: _Node()].insert(levels.dropFirst(), key: key, value: value)
         }
 
-        /// Removes a key and prunes the nodes it leaves empty.
-        /// - Returns: whether the key was present.
-        @discardableResult
-        mutating func remove(_ levels: ArraySlice<Substring>, key: _Key) -> Bool {
-            guard let first = levels.first else { return subscriptions.removeValue(forKey: key) != nil }
-            let level = _TopicLevel(first)
-            guard let removed = children[level]?.remove(levels.dropFirst(), key: key), removed else { return false }
-            if children[level]?.isEmpty == true { children[level] = nil }
-            return true
-        }
-
-        func node(at levels: ArraySlice<Substring>) -> _Node? {
-            guard let first = levels.first else { return self }
-            return children[_TopicLevel(first)]?.node(at: levels.dropFirst())
-        }
-
-        /// Collects the subscriptions matching `levels[index...]` below this node.
-        /// - Parameter wildcards: whether `+` and `#` children may match here (false at the
-        ///   root for a `$` name, §4.7.2).
-        func collect(_ levels: [Substring], from index: Int, wildcards: Bool, into result: inout [Match]) {
-            if wildcards, let rest = children[.multiLevelWildcard] {
-                // `#` matches the remaining levels, including none (the parent level, §4.7.1.2).
-                for (key, entry) in rest.subscriptions { result.append((key.subscriber, entry.filter, entry.value)) }
-            }
-            guard index < levels.count else {
-                for (key, entry) in subscriptions { result.append((key.subscriber, entry.filter, entry.value)) }
-                return
-            }
-            if let child = children[_TopicLevel(levels[index])] {
-                child.collect(levels, from: index + 1, wildcards: true, into: &result)
-            }
-            if wildcards, let child = children[.singleLevelWildcard] {
-                child.collect(levels, from: index + 1, wildcards: true, into: &result)
+        mutating func setChild(_ step: _Step, _ child: Int?) {
+            switch step {
+            case .literal(let level): children[level] = child
+            case .singleLevel: singleLevel = child
+            case .multiLevel: multiLevel = child
             }
         }
     }

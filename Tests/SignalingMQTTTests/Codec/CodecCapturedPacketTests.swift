@@ -92,7 +92,8 @@ struct CodecCapturedPacketTests {
 
     static let mosquittoPubV3 = Capture(
         name: "mosquitto_pub, MQTT 3.1.1", version: .v3_1_1,
-        clientToServer: CodecFixtures.bytes("100c00044d5154540402003c00003413000a7369676e616c2f636c69000168656c6c6f62020001e000"),
+        clientToServer: CodecFixtures.bytes(
+            "100c00044d5154540402003c00003413000a7369676e616c2f636c69000168656c6c6f62020001e000"),
         clientKinds: [.connect, .publish, .pubRel, .disconnect],
         serverToClient: CodecFixtures.bytes("200200005002000170020001"),
         serverKinds: [.connAck, .pubRec, .pubComp])
@@ -100,7 +101,9 @@ struct CodecCapturedPacketTests {
     static let all = [pahoV5, pahoV3, mosquittoPubV5, mosquittoPubV3]
 
     /// Decodes a whole stream, checking that nothing is left over.
-    static func decodeStream(_ bytes: [UInt8], version: MQTTProtocolVersion?) throws -> (packets: [MQTTPacket], decoder: MQTTPacketDecoder) {
+    static func decodeStream(_ bytes: [UInt8], version: MQTTProtocolVersion?) throws -> (
+        packets: [MQTTPacket], decoder: MQTTPacketDecoder
+    ) {
         var decoder = MQTTPacketDecoder(version: version)
         var buffer = ByteBuffer(bytes: bytes)
         var packets: [MQTTPacket] = []
@@ -132,7 +135,10 @@ struct CodecCapturedPacketTests {
 
     @Test func pahoMQTT5ConnectCarriesWillCredentialsAndProperties() throws {
         let (packets, _) = try Self.decodeStream(Self.pahoV5.clientToServer, version: nil)
-        guard case .connect(let connect) = packets[0] else { Issue.record("not CONNECT"); return }
+        guard case .connect(let connect) = packets[0] else {
+            Issue.record("not CONNECT")
+            return
+        }
         var properties = MQTTProperties()
         properties.sessionExpiryInterval = 60
         properties.receiveMaximum = 16
@@ -142,23 +148,31 @@ struct CodecCapturedPacketTests {
         willProperties.contentType = "text/plain"
         willProperties.willDelayInterval = 5
         let expected = MQTTConnect(
-            version: .v5, cleanStart: true, keepAlive: 30, clientID: "paho-5", username: "alice", password: Array("s3cr3t".utf8),
+            version: .v5, cleanStart: true, keepAlive: 30, clientID: "paho-5", username: "alice",
+            password: Array("s3cr3t".utf8),
             will: MQTTWill(
                 topic: "desktops/d1/status", payload: CodecFixtures.payload("offline"), qos: .atLeastOnce, retain: true,
                 properties: willProperties),
             properties: properties)
         #expect(connect == expected)
 
-        guard case .subscribe(let subscribe) = packets[1] else { Issue.record("not SUBSCRIBE"); return }
+        guard case .subscribe(let subscribe) = packets[1] else {
+            Issue.record("not SUBSCRIBE")
+            return
+        }
         #expect(subscribe.packetID == 1)
         #expect(subscribe.properties.subscriptionIdentifiers == [42])
         #expect(
             subscribe.subscriptions == [
-                MQTTSubscription(filter: "signal/#", options: MQTTSubscriptionOptions(qos: .exactlyOnce, retainAsPublished: true)),
+                MQTTSubscription(
+                    filter: "signal/#", options: MQTTSubscriptionOptions(qos: .exactlyOnce, retainAsPublished: true)),
                 MQTTSubscription(filter: "desktops/+/status", options: MQTTSubscriptionOptions(qos: .atLeastOnce)),
             ])
 
-        guard case .publish(let publish) = packets[3] else { Issue.record("not PUBLISH"); return }
+        guard case .publish(let publish) = packets[3] else {
+            Issue.record("not PUBLISH")
+            return
+        }
         #expect(publish.topic == "signal/offer")
         #expect(publish.qos == .atLeastOnce && publish.retain && publish.packetID == 3)
         #expect(publish.payload == CodecFixtures.payload("{\"sdp\":\"v=0\"}"))
@@ -167,9 +181,20 @@ struct CodecCapturedPacketTests {
         #expect(publish.properties.contentType == "application/json")
         #expect(publish.properties.responseTopic == "signal/reply")
         #expect(publish.properties.correlationData == [1, 2])
-        #expect(publish.properties.userProperties == [MQTTUserProperty(name: "k", value: "v"), MQTTUserProperty(name: "k", value: "w")])
+        #expect(
+            publish.properties.userProperties == [
+                MQTTUserProperty(name: "k", value: "v"), MQTTUserProperty(name: "k", value: "w"),
+            ])
 
-        #expect(packets.last == .disconnect(MQTTDisconnect(properties: { var p = MQTTProperties(); p.sessionExpiryInterval = 0; return p }())))
+        #expect(
+            packets.last
+                == .disconnect(
+                    MQTTDisconnect(
+                        properties: {
+                            var p = MQTTProperties()
+                            p.sessionExpiryInterval = 0
+                            return p
+                        }())))
     }
 
     @Test func mosquittoMQTT5AnswersCarryTheirPropertiesAndReasonCodes() throws {
@@ -179,12 +204,18 @@ struct CodecCapturedPacketTests {
         connAckProperties.receiveMaximum = 20
         #expect(session[0] == .connAck(MQTTConnAck(properties: connAckProperties)))
         #expect(session[1] == .subAck(MQTTSubAck(packetID: 1, reasonCodes: [.grantedQoS2, .grantedQoS1])))
-        guard case .publish(let forwarded) = session[2] else { Issue.record("not PUBLISH"); return }
+        guard case .publish(let forwarded) = session[2] else {
+            Issue.record("not PUBLISH")
+            return
+        }
         #expect(forwarded.properties.subscriptionIdentifiers == [42])
         #expect(session[11] == .unsubAck(MQTTUnsubAck(packetID: 6, reasonCodes: [.success, .success])))
 
         let (pub, _) = try Self.decodeStream(Self.mosquittoPubV5.serverToClient, version: .v5)
-        guard case .connAck(let connAck) = pub[0] else { Issue.record("not CONNACK"); return }
+        guard case .connAck(let connAck) = pub[0] else {
+            Issue.record("not CONNACK")
+            return
+        }
         #expect(connAck.properties.assignedClientIdentifier?.hasPrefix("auto-") == true)
         #expect(pub[1] == .pubAck(MQTTAck(packetID: 1, reasonCode: .noMatchingSubscribers)))
     }

@@ -48,11 +48,19 @@ struct CodecMalformedTests {
         Case("PUBLISH before CONNECT", h("30 05 00 01 74 68 69"), nil, .connectExpected, .protocolError, offset: 0),
         Case("AUTH before CONNECT", h("f0 00"), nil, .connectExpected, .protocolError, offset: 0),
         Case("PUBLISH QoS 3", h("36 05 00 01 74 00 01"), .v3_1_1, .invalidQoS, .malformedPacket, offset: 0),
-        Case("PUBLISH QoS 3 with DUP and RETAIN", h("3f 05 00 01 74 00 01"), .v5, .invalidQoS, .malformedPacket, offset: 0),
+        Case(
+            "PUBLISH QoS 3 with DUP and RETAIN", h("3f 05 00 01 74 00 01"), .v5, .invalidQoS, .malformedPacket,
+            offset: 0),
         Case("PUBLISH QoS 0 with DUP", h("38 03 00 01 74"), .v3_1_1, .invalidFlags, .malformedPacket, offset: 0),
-        Case("PUBLISH QoS 0 with DUP and RETAIN", h("39 04 00 01 74 00"), .v5, .invalidFlags, .malformedPacket, offset: 0),
-        Case("remaining length of 5 bytes", h("30 ff ff ff ff 01"), .v5, .malformedVariableByteInteger, .malformedPacket, offset: 1),
-        Case("remaining length not in its shortest form", h("c0 80 00"), .v5, .malformedVariableByteInteger, .malformedPacket, offset: 1),
+        Case(
+            "PUBLISH QoS 0 with DUP and RETAIN", h("39 04 00 01 74 00"), .v5, .invalidFlags, .malformedPacket, offset: 0
+        ),
+        Case(
+            "remaining length of 5 bytes", h("30 ff ff ff ff 01"), .v5, .malformedVariableByteInteger, .malformedPacket,
+            offset: 1),
+        Case(
+            "remaining length not in its shortest form", h("c0 80 00"), .v5, .malformedVariableByteInteger,
+            .malformedPacket, offset: 1),
     ]
 
     // MARK: Lengths
@@ -68,25 +76,57 @@ struct CodecMalformedTests {
         Case("CONNACK too short", h("20 01 00"), .v3_1_1, .truncated, .malformedPacket, offset: 3),
         Case("CONNACK too long", h("20 03 00 00 00"), .v3_1_1, .trailingBytes, .malformedPacket, offset: 4),
         Case("CONNACK without properties", h("20 02 00 00"), .v5, .truncated, .malformedPacket, offset: 4),
-        Case("CONNACK with bytes after its properties", h("20 04 00 00 00 00"), .v5, .trailingBytes, .malformedPacket, offset: 5),
-        Case("CONNECT whose client identifier runs past the packet", connect(h("00 03 61 62")), .v3_1_1, .truncated, .malformedPacket, offset: 12),
+        Case(
+            "CONNACK with bytes after its properties", h("20 04 00 00 00 00"), .v5, .trailingBytes, .malformedPacket,
+            offset: 5),
+        Case(
+            "CONNECT whose client identifier runs past the packet", connect(h("00 03 61 62")), .v3_1_1, .truncated,
+            .malformedPacket, offset: 12),
         Case("CONNECT one byte long", connect(s("abc") + [0]), .v3_1_1, .trailingBytes, .malformedPacket, offset: 17),
-        Case("CONNECT whose protocol name runs past the packet", p(0x10, h("00 09 4d 51 54 54")), .v5, .truncated, .malformedPacket, offset: 2),
-        Case("CONNECT without user name", connect(flags: 0x82, s("c")), .v3_1_1, .truncated, .malformedPacket, offset: 15),
+        Case(
+            "CONNECT whose protocol name runs past the packet", p(0x10, h("00 09 4d 51 54 54")), .v5, .truncated,
+            .malformedPacket, offset: 2),
+        Case(
+            "CONNECT without user name", connect(flags: 0x82, s("c")), .v3_1_1, .truncated, .malformedPacket, offset: 15
+        ),
         Case("CONNECT without will", connect(flags: 0x06, s("c")), .v3_1_1, .truncated, .malformedPacket, offset: 15),
-        Case("CONNECT whose will payload runs past the packet", connect(flags: 0x06, s("c") + s("t") + h("00 05 61")), .v3_1_1, .truncated, .malformedPacket, offset: 18),
-        Case("PUBLISH whose topic runs past the packet", h("30 03 00 05 61"), .v5, .truncated, .malformedPacket, offset: 2),
-        Case("PUBLISH QoS 1 without packet identifier", h("32 03 00 01 74"), .v3_1_1, .truncated, .malformedPacket, offset: 5),
+        Case(
+            "CONNECT whose will payload runs past the packet", connect(flags: 0x06, s("c") + s("t") + h("00 05 61")),
+            .v3_1_1, .truncated, .malformedPacket, offset: 18),
+        Case(
+            "PUBLISH whose topic runs past the packet", h("30 03 00 05 61"), .v5, .truncated, .malformedPacket,
+            offset: 2),
+        Case(
+            "PUBLISH QoS 1 without packet identifier", h("32 03 00 01 74"), .v3_1_1, .truncated, .malformedPacket,
+            offset: 5),
         Case("PUBLISH without property length", h("30 03 00 01 74"), .v5, .truncated, .malformedPacket, offset: 5),
-        Case("PUBLISH whose property length runs past the packet", h("30 05 00 01 74 05 01"), .v5, .truncated, .malformedPacket, offset: 5),
-        Case("property value running past the property length", h("30 08 00 01 74 02 23 00 03 61"), .v5, .truncated, .malformedPacket, offset: 7),
-        Case("string property running past the property length", h("e0 07 00 04 1f 00 05 61 62"), .v5, .truncated, .malformedPacket, offset: 5),
-        Case("property length of 5 bytes", h("e0 07 00 ff ff ff ff 01 00"), .v5, .malformedVariableByteInteger, .malformedPacket, offset: 3),
-        Case("SUBSCRIBE filter without options", p(0x82, h("00 01") + s("a")), .v3_1_1, .truncated, .malformedPacket, offset: 7),
-        Case("AUTH with a reason code but no property length", h("f0 01 18"), .v5, .truncated, .malformedPacket, offset: 3),
-        Case("AUTH with bytes after its properties", h("f0 03 18 00 00"), .v5, .trailingBytes, .malformedPacket, offset: 4),
-        Case("DISCONNECT with bytes after its properties", h("e0 03 00 00 00"), .v5, .trailingBytes, .malformedPacket, offset: 4),
-        Case("PUBREL with bytes after its properties", h("62 05 00 01 00 00 00"), .v5, .trailingBytes, .malformedPacket, offset: 6),
+        Case(
+            "PUBLISH whose property length runs past the packet", h("30 05 00 01 74 05 01"), .v5, .truncated,
+            .malformedPacket, offset: 5),
+        Case(
+            "property value running past the property length", h("30 08 00 01 74 02 23 00 03 61"), .v5, .truncated,
+            .malformedPacket, offset: 7),
+        Case(
+            "string property running past the property length", h("e0 07 00 04 1f 00 05 61 62"), .v5, .truncated,
+            .malformedPacket, offset: 5),
+        Case(
+            "property length of 5 bytes", h("e0 07 00 ff ff ff ff 01 00"), .v5, .malformedVariableByteInteger,
+            .malformedPacket, offset: 3),
+        Case(
+            "SUBSCRIBE filter without options", p(0x82, h("00 01") + s("a")), .v3_1_1, .truncated, .malformedPacket,
+            offset: 7),
+        Case(
+            "AUTH with a reason code but no property length", h("f0 01 18"), .v5, .truncated, .malformedPacket,
+            offset: 3),
+        Case(
+            "AUTH with bytes after its properties", h("f0 03 18 00 00"), .v5, .trailingBytes, .malformedPacket,
+            offset: 4),
+        Case(
+            "DISCONNECT with bytes after its properties", h("e0 03 00 00 00"), .v5, .trailingBytes, .malformedPacket,
+            offset: 4),
+        Case(
+            "PUBREL with bytes after its properties", h("62 05 00 01 00 00 00"), .v5, .trailingBytes, .malformedPacket,
+            offset: 6),
     ]
 
     // MARK: Strings (MQTT 5.0 §1.5.4, MQTT 3.1.1 §1.5.3)
@@ -104,41 +144,98 @@ struct CodecMalformedTests {
     ]
 
     static let strings: [Case] =
-        badUTF8.map { Case("PUBLISH topic \(CodecFixtures.hex($0))", p(0x30, CodecFixtures.binary($0)), .v3_1_1, .invalidUTF8, .malformedPacket, offset: 2) }
+        badUTF8.map {
+            Case(
+                "PUBLISH topic \(CodecFixtures.hex($0))", p(0x30, CodecFixtures.binary($0)), .v3_1_1, .invalidUTF8,
+                .malformedPacket, offset: 2)
+        }
         + [
-            Case("PUBLISH topic with U+0000", p(0x30, CodecFixtures.binary(h("61 00 62"))), .v5, .nullCharacter, .malformedPacket, offset: 2),
-            Case("client identifier with U+0000", connect(CodecFixtures.binary(h("00"))), .v3_1_1, .nullCharacter, .malformedPacket, offset: 12),
-            Case("client identifier not UTF-8", connect(CodecFixtures.binary(h("c3 28"))), .v3_1_1, .invalidUTF8, .malformedPacket, offset: 12),
-            Case("user name not UTF-8", connect(flags: 0x82, s("c") + CodecFixtures.binary(h("ed a0 80"))), .v3_1_1, .invalidUTF8, .malformedPacket, offset: 15),
-            Case("will topic with U+0000", connect(flags: 0x06, s("c") + CodecFixtures.binary(h("74 00")) + s("")), .v3_1_1, .nullCharacter, .malformedPacket, offset: 15),
-            Case("protocol name not UTF-8", p(0x10, CodecFixtures.binary(h("ff")) + h("04 02 00 3c") + s("c")), .v3_1_1, .invalidUTF8, .malformedPacket, offset: 2),
-            Case("topic filter with U+0000", p(0x82, h("00 01") + CodecFixtures.binary(h("23 00")) + [0]), .v3_1_1, .nullCharacter, .malformedPacket, offset: 4),
-            Case("UNSUBSCRIBE filter not UTF-8", p(0xA2, h("00 01 00") + CodecFixtures.binary(h("80"))), .v5, .invalidUTF8, .malformedPacket, offset: 5),
-            Case("user property name not UTF-8", p(0xE0, h("00 06 26") + CodecFixtures.binary(h("80")) + s("")), .v5, .invalidUTF8, .malformedPacket, offset: 5),
-            Case("user property value with U+0000", p(0xE0, h("00 06 26") + s("") + CodecFixtures.binary(h("00"))), .v5, .nullCharacter, .malformedPacket, offset: 7),
-            Case("Reason String not UTF-8", p(0x40, h("00 01 80 04 1f") + CodecFixtures.binary(h("c0"))), .v5, .invalidUTF8, .malformedPacket, offset: 7),
+            Case(
+                "PUBLISH topic with U+0000", p(0x30, CodecFixtures.binary(h("61 00 62"))), .v5, .nullCharacter,
+                .malformedPacket, offset: 2),
+            Case(
+                "client identifier with U+0000", connect(CodecFixtures.binary(h("00"))), .v3_1_1, .nullCharacter,
+                .malformedPacket, offset: 12),
+            Case(
+                "client identifier not UTF-8", connect(CodecFixtures.binary(h("c3 28"))), .v3_1_1, .invalidUTF8,
+                .malformedPacket, offset: 12),
+            Case(
+                "user name not UTF-8", connect(flags: 0x82, s("c") + CodecFixtures.binary(h("ed a0 80"))), .v3_1_1,
+                .invalidUTF8, .malformedPacket, offset: 15),
+            Case(
+                "will topic with U+0000", connect(flags: 0x06, s("c") + CodecFixtures.binary(h("74 00")) + s("")),
+                .v3_1_1, .nullCharacter, .malformedPacket, offset: 15),
+            Case(
+                "protocol name not UTF-8", p(0x10, CodecFixtures.binary(h("ff")) + h("04 02 00 3c") + s("c")), .v3_1_1,
+                .invalidUTF8, .malformedPacket, offset: 2),
+            Case(
+                "topic filter with U+0000", p(0x82, h("00 01") + CodecFixtures.binary(h("23 00")) + [0]), .v3_1_1,
+                .nullCharacter, .malformedPacket, offset: 4),
+            Case(
+                "UNSUBSCRIBE filter not UTF-8", p(0xA2, h("00 01 00") + CodecFixtures.binary(h("80"))), .v5,
+                .invalidUTF8, .malformedPacket, offset: 5),
+            Case(
+                "user property name not UTF-8", p(0xE0, h("00 06 26") + CodecFixtures.binary(h("80")) + s("")), .v5,
+                .invalidUTF8, .malformedPacket, offset: 5),
+            Case(
+                "user property value with U+0000", p(0xE0, h("00 06 26") + s("") + CodecFixtures.binary(h("00"))), .v5,
+                .nullCharacter, .malformedPacket, offset: 7),
+            Case(
+                "Reason String not UTF-8", p(0x40, h("00 01 80 04 1f") + CodecFixtures.binary(h("c0"))), .v5,
+                .invalidUTF8, .malformedPacket, offset: 7),
         ]
 
     // MARK: CONNECT (MQTT 5.0 §3.1.2)
 
     static let connects: [Case] = [
-        Case("protocol name MQTX", connect(name: "MQTX", s("c")), nil, .invalidProtocolName, .unsupportedProtocolVersion, offset: 2),
-        Case("protocol name mqtt", connect(name: "mqtt", s("c")), nil, .invalidProtocolName, .unsupportedProtocolVersion, offset: 2),
-        Case("MQTT 3.1 (MQIsdp, level 3)", connect(name: "MQIsdp", level: 3, s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion, offset: 2),
-        Case("level 3", connect(level: 3, s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion, offset: 8),
-        Case("level 0", connect(level: 0, s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion, offset: 8),
-        Case("level 6", connect(level: 6, h("00") + s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion, offset: 8),
-        Case("level 255", connect(level: 255, s("c")), .v5, .unsupportedProtocolVersion, .unsupportedProtocolVersion, offset: 8),
+        Case(
+            "protocol name MQTX", connect(name: "MQTX", s("c")), nil, .invalidProtocolName, .unsupportedProtocolVersion,
+            offset: 2),
+        Case(
+            "protocol name mqtt", connect(name: "mqtt", s("c")), nil, .invalidProtocolName, .unsupportedProtocolVersion,
+            offset: 2),
+        Case(
+            "MQTT 3.1 (MQIsdp, level 3)", connect(name: "MQIsdp", level: 3, s("c")), nil, .unsupportedProtocolVersion,
+            .unsupportedProtocolVersion, offset: 2),
+        Case(
+            "level 3", connect(level: 3, s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion,
+            offset: 8),
+        Case(
+            "level 0", connect(level: 0, s("c")), nil, .unsupportedProtocolVersion, .unsupportedProtocolVersion,
+            offset: 8),
+        Case(
+            "level 6", connect(level: 6, h("00") + s("c")), nil, .unsupportedProtocolVersion,
+            .unsupportedProtocolVersion, offset: 8),
+        Case(
+            "level 255", connect(level: 255, s("c")), .v5, .unsupportedProtocolVersion, .unsupportedProtocolVersion,
+            offset: 8),
         Case("reserved flag set", connect(flags: 0x03, s("c")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("reserved flag set", connect(level: 5, flags: 0x01, h("00") + s("c")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("will QoS 1 without will flag", connect(flags: 0x0A, s("c")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("will QoS 2 without will flag", connect(level: 5, flags: 0x12, h("00") + s("c")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("will retain without will flag", connect(flags: 0x22, s("c")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("will QoS 3", connect(flags: 0x1E, s("c") + s("t") + s("")), nil, .invalidQoS, .malformedPacket, offset: 9),
-        Case("will QoS 3", connect(level: 5, flags: 0x1E, h("00") + s("c") + h("00") + s("t") + s("")), nil, .invalidQoS, .malformedPacket, offset: 9),
-        Case("password without user name in 3.1.1", connect(flags: 0x42, s("c") + s("pw")), nil, .invalidConnectFlags, .malformedPacket, offset: 9),
-        Case("will topic with a wildcard", connect(flags: 0x06, s("c") + s("a/#") + s("")), nil, .invalidTopicName, .topicNameInvalid, offset: 15),
-        Case("empty will topic", connect(level: 5, flags: 0x06, h("00") + s("c") + h("00") + s("") + s("")), nil, .invalidTopicName, .topicNameInvalid, offset: 17),
+        Case(
+            "reserved flag set", connect(level: 5, flags: 0x01, h("00") + s("c")), nil, .invalidConnectFlags,
+            .malformedPacket, offset: 9),
+        Case(
+            "will QoS 1 without will flag", connect(flags: 0x0A, s("c")), nil, .invalidConnectFlags, .malformedPacket,
+            offset: 9),
+        Case(
+            "will QoS 2 without will flag", connect(level: 5, flags: 0x12, h("00") + s("c")), nil, .invalidConnectFlags,
+            .malformedPacket, offset: 9),
+        Case(
+            "will retain without will flag", connect(flags: 0x22, s("c")), nil, .invalidConnectFlags, .malformedPacket,
+            offset: 9),
+        Case(
+            "will QoS 3", connect(flags: 0x1E, s("c") + s("t") + s("")), nil, .invalidQoS, .malformedPacket, offset: 9),
+        Case(
+            "will QoS 3", connect(level: 5, flags: 0x1E, h("00") + s("c") + h("00") + s("t") + s("")), nil, .invalidQoS,
+            .malformedPacket, offset: 9),
+        Case(
+            "password without user name in 3.1.1", connect(flags: 0x42, s("c") + s("pw")), nil, .invalidConnectFlags,
+            .malformedPacket, offset: 9),
+        Case(
+            "will topic with a wildcard", connect(flags: 0x06, s("c") + s("a/#") + s("")), nil, .invalidTopicName,
+            .topicNameInvalid, offset: 15),
+        Case(
+            "empty will topic", connect(level: 5, flags: 0x06, h("00") + s("c") + h("00") + s("") + s("")), nil,
+            .invalidTopicName, .topicNameInvalid, offset: 17),
     ]
 
     // MARK: Packet identifiers, topics, subscriptions, reason codes
@@ -146,38 +243,84 @@ struct CodecMalformedTests {
     static let zeroIDs: [Case] = [MQTTProtocolVersion.v3_1_1, .v5].flatMap { version -> [Case] in
         let props: [UInt8] = version == .v5 ? [0] : []
         return [
-            Case("PUBLISH QoS 1 with packet identifier 0", p(0x32, s("t") + h("00 00") + props), version, .zeroPacketIdentifier, .protocolError, offset: 5),
-            Case("PUBLISH QoS 2 with packet identifier 0", p(0x34, s("t") + h("00 00") + props), version, .zeroPacketIdentifier, .protocolError, offset: 5),
-            Case("PUBACK with packet identifier 0", h("40 02 00 00"), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("PUBREC with packet identifier 0", h("50 02 00 00"), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("PUBREL with packet identifier 0", h("62 02 00 00"), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("PUBCOMP with packet identifier 0", h("70 02 00 00"), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("SUBSCRIBE with packet identifier 0", p(0x82, h("00 00") + props + s("t") + [0]), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("SUBACK with packet identifier 0", p(0x90, h("00 00") + props + [0]), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("UNSUBSCRIBE with packet identifier 0", p(0xA2, h("00 00") + props + s("t")), version, .zeroPacketIdentifier, .protocolError, offset: 2),
-            Case("UNSUBACK with packet identifier 0", p(0xB0, h("00 00") + props + (version == .v5 ? [0] : [])), version, .zeroPacketIdentifier, .protocolError, offset: 2),
+            Case(
+                "PUBLISH QoS 1 with packet identifier 0", p(0x32, s("t") + h("00 00") + props), version,
+                .zeroPacketIdentifier, .protocolError, offset: 5),
+            Case(
+                "PUBLISH QoS 2 with packet identifier 0", p(0x34, s("t") + h("00 00") + props), version,
+                .zeroPacketIdentifier, .protocolError, offset: 5),
+            Case(
+                "PUBACK with packet identifier 0", h("40 02 00 00"), version, .zeroPacketIdentifier, .protocolError,
+                offset: 2),
+            Case(
+                "PUBREC with packet identifier 0", h("50 02 00 00"), version, .zeroPacketIdentifier, .protocolError,
+                offset: 2),
+            Case(
+                "PUBREL with packet identifier 0", h("62 02 00 00"), version, .zeroPacketIdentifier, .protocolError,
+                offset: 2),
+            Case(
+                "PUBCOMP with packet identifier 0", h("70 02 00 00"), version, .zeroPacketIdentifier, .protocolError,
+                offset: 2),
+            Case(
+                "SUBSCRIBE with packet identifier 0", p(0x82, h("00 00") + props + s("t") + [0]), version,
+                .zeroPacketIdentifier, .protocolError, offset: 2),
+            Case(
+                "SUBACK with packet identifier 0", p(0x90, h("00 00") + props + [0]), version, .zeroPacketIdentifier,
+                .protocolError, offset: 2),
+            Case(
+                "UNSUBSCRIBE with packet identifier 0", p(0xA2, h("00 00") + props + s("t")), version,
+                .zeroPacketIdentifier, .protocolError, offset: 2),
+            Case(
+                "UNSUBACK with packet identifier 0", p(0xB0, h("00 00") + props + (version == .v5 ? [0] : [])), version,
+                .zeroPacketIdentifier, .protocolError, offset: 2),
         ]
     }
 
-    static let topicsAndSubscriptions: [Case] = [
-        Case("PUBLISH topic with +", p(0x30, s("a/+/c")), .v3_1_1, .invalidTopicName, .topicNameInvalid, offset: 2),
-        Case("PUBLISH topic with #", p(0x30, s("a/#") + [0]), .v5, .invalidTopicName, .topicNameInvalid, offset: 2),
-        Case("empty PUBLISH topic", p(0x30, s("") + h("68 69")), .v3_1_1, .missingTopicName, .protocolError, offset: 2),
-        Case("empty PUBLISH topic without Topic Alias", p(0x30, s("") + h("00 68 69")), .v5, .missingTopicName, .protocolError, offset: 2),
-        Case("SUBSCRIBE without topic filters", h("82 02 00 01"), .v3_1_1, .noTopicFilters, .protocolError, offset: 4),
-        Case("SUBSCRIBE without topic filters", h("82 03 00 01 00"), .v5, .noTopicFilters, .protocolError, offset: 5),
-        Case("UNSUBSCRIBE without topic filters", h("a2 02 00 01"), .v3_1_1, .noTopicFilters, .protocolError, offset: 4),
-        Case("UNSUBSCRIBE without topic filters", h("a2 03 00 01 00"), .v5, .noTopicFilters, .protocolError, offset: 5),
-        Case("subscription option QoS 3", p(0x82, h("00 01") + s("t") + [0x03]), .v3_1_1, .invalidQoS, .malformedPacket, offset: 7),
-        Case("subscription option QoS 3", p(0x82, h("00 01 00") + s("t") + [0x03]), .v5, .invalidQoS, .malformedPacket, offset: 8),
-        Case("Retain Handling 3", p(0x82, h("00 01 00") + s("t") + [0x30]), .v5, .invalidRetainHandling, .protocolError, offset: 8),
-        Case("second subscription with Retain Handling 3", p(0x82, h("00 01 00") + s("t") + [0x00] + s("u") + [0x31]), .v5, .invalidRetainHandling, .protocolError, offset: 12),
-    ]
+    static let topicsAndSubscriptions: [Case] =
+        [
+            Case("PUBLISH topic with +", p(0x30, s("a/+/c")), .v3_1_1, .invalidTopicName, .topicNameInvalid, offset: 2),
+            Case("PUBLISH topic with #", p(0x30, s("a/#") + [0]), .v5, .invalidTopicName, .topicNameInvalid, offset: 2),
+            Case(
+                "empty PUBLISH topic", p(0x30, s("") + h("68 69")), .v3_1_1, .missingTopicName, .protocolError,
+                offset: 2),
+            Case(
+                "empty PUBLISH topic without Topic Alias", p(0x30, s("") + h("00 68 69")), .v5, .missingTopicName,
+                .protocolError, offset: 2),
+            Case(
+                "SUBSCRIBE without topic filters", h("82 02 00 01"), .v3_1_1, .noTopicFilters, .protocolError, offset: 4
+            ),
+            Case(
+                "SUBSCRIBE without topic filters", h("82 03 00 01 00"), .v5, .noTopicFilters, .protocolError, offset: 5),
+            Case(
+                "UNSUBSCRIBE without topic filters", h("a2 02 00 01"), .v3_1_1, .noTopicFilters, .protocolError,
+                offset: 4),
+            Case(
+                "UNSUBSCRIBE without topic filters", h("a2 03 00 01 00"), .v5, .noTopicFilters, .protocolError,
+                offset: 5),
+            Case(
+                "subscription option QoS 3", p(0x82, h("00 01") + s("t") + [0x03]), .v3_1_1, .invalidQoS,
+                .malformedPacket, offset: 7),
+            Case(
+                "subscription option QoS 3", p(0x82, h("00 01 00") + s("t") + [0x03]), .v5, .invalidQoS,
+                .malformedPacket, offset: 8),
+            Case(
+                "Retain Handling 3", p(0x82, h("00 01 00") + s("t") + [0x30]), .v5, .invalidRetainHandling,
+                .protocolError, offset: 8),
+            Case(
+                "second subscription with Retain Handling 3",
+                p(0x82, h("00 01 00") + s("t") + [0x00] + s("u") + [0x31]), .v5, .invalidRetainHandling, .protocolError,
+                offset: 12),
+        ]
         + [0x40, 0x80, 0xC0].map {
-            Case("subscription options reserved bits 0x\(String($0, radix: 16))", p(0x82, h("00 01 00") + s("t") + [$0]), .v5, .invalidSubscriptionOptions, .malformedPacket, offset: 8)
+            Case(
+                "subscription options reserved bits 0x\(String($0, radix: 16))", p(0x82, h("00 01 00") + s("t") + [$0]),
+                .v5, .invalidSubscriptionOptions, .malformedPacket, offset: 8)
         }
         + [0x04, 0x08, 0x10, 0x20, 0x40, 0x80].map {
-            Case("subscription options reserved bits 0x\(String($0, radix: 16))", p(0x82, h("00 01") + s("t") + [$0 | 1]), .v3_1_1, .invalidSubscriptionOptions, .malformedPacket, offset: 7)
+            Case(
+                "subscription options reserved bits 0x\(String($0, radix: 16))",
+                p(0x82, h("00 01") + s("t") + [$0 | 1]), .v3_1_1, .invalidSubscriptionOptions, .malformedPacket,
+                offset: 7)
         }
 
     static let reasonCodes: [Case] = [
@@ -194,7 +337,8 @@ struct CodecMalformedTests {
         Case("SUBACK return code 0x03", h("90 04 00 01 00 03"), .v3_1_1, .invalidReasonCode, .protocolError, offset: 5),
         Case("SUBACK return code 0x87", h("90 03 00 01 87"), .v3_1_1, .invalidReasonCode, .protocolError, offset: 4),
         Case("SUBACK reason code 0x03", h("90 04 00 01 00 03"), .v5, .invalidReasonCode, .protocolError, offset: 5),
-        Case("UNSUBACK reason code 0x10", h("b0 05 00 01 00 00 10"), .v5, .invalidReasonCode, .protocolError, offset: 6),
+        Case(
+            "UNSUBACK reason code 0x10", h("b0 05 00 01 00 00 10"), .v5, .invalidReasonCode, .protocolError, offset: 6),
         Case("DISCONNECT reason code 0x84", h("e0 01 84"), .v5, .invalidReasonCode, .protocolError, offset: 2),
         Case("AUTH reason code 0x80", h("f0 02 80 00"), .v5, .invalidReasonCode, .protocolError, offset: 2),
     ]
@@ -220,7 +364,9 @@ struct CodecMalformedTests {
 
     /// MQTT 5.0 §2.1.3: PUBREL, SUBSCRIBE and UNSUBSCRIBE have flags 0010, every other type but
     /// PUBLISH 0000. The decoder rejects the rest at the first byte, before any length.
-    @Test("reserved fixed-header flags are malformed at the first byte", arguments: MQTTPacket.Kind.allCases.filter { $0 != .publish }, 0..<16)
+    @Test(
+        "reserved fixed-header flags are malformed at the first byte",
+        arguments: MQTTPacket.Kind.allCases.filter { $0 != .publish }, 0..<16)
     func reservedFlags(kind: MQTTPacket.Kind, flags: UInt8) throws {
         let required: UInt8 = [.pubRel, .subscribe, .unsubscribe].contains(kind) ? 0b0010 : 0
         var decoder = MQTTPacketDecoder(version: .v5)
@@ -237,12 +383,17 @@ struct CodecMalformedTests {
 
     @Test func aPasswordWithoutAUserNameIsAllowedInMQTT5() throws {
         let bytes = Self.connect(level: 5, flags: 0x42, Self.h("00") + Self.s("c") + Self.s("pw"))
-        #expect(try CodecFixtures.decode(bytes, nil) == .connect(MQTTConnect(version: .v5, clientID: "c", password: Array("pw".utf8))))
+        #expect(
+            try CodecFixtures.decode(bytes, nil)
+                == .connect(MQTTConnect(version: .v5, clientID: "c", password: Array("pw".utf8))))
     }
 
     @Test func anEmptyTopicWithATopicAliasIsAllowedInMQTT5() throws {
         let bytes = Self.p(0x30, Self.s("") + Self.h("03 23 00 01"))
-        guard case .publish(let publish) = try CodecFixtures.decode(bytes, .v5) else { Issue.record("not PUBLISH"); return }
+        guard case .publish(let publish) = try CodecFixtures.decode(bytes, .v5) else {
+            Issue.record("not PUBLISH")
+            return
+        }
         #expect(publish.topic.isEmpty)
         #expect(publish.properties.topicAlias == 1)
     }

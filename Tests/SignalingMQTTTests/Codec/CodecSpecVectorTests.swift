@@ -14,7 +14,9 @@ struct CodecSpecVectorTests {
         let version: MQTTProtocolVersion
         let canonical: Bool
 
-        init(_ name: String, _ hex: String, _ packet: MQTTPacket, _ version: MQTTProtocolVersion, canonical: Bool = true) {
+        init(
+            _ name: String, _ hex: String, _ packet: MQTTPacket, _ version: MQTTProtocolVersion, canonical: Bool = true
+        ) {
             self.name = name
             self.bytes = CodecFixtures.bytes(hex)
             self.packet = packet
@@ -39,8 +41,10 @@ struct CodecSpecVectorTests {
             .connect(MQTTConnect(version: .v3_1_1, cleanStart: true, keepAlive: 60, clientID: "abc")), .v3_1_1),
         // §3.1.2.11: property length 5, Session Expiry Interval (0x11) 3600.
         Vector(
-            "CONNECT with Session Expiry Interval", "10 15 00 04 4d 51 54 54 05 02 00 3c 05 11 00 00 0e 10 00 03 61 62 63",
-            .connect(MQTTConnect(version: .v5, clientID: "abc", properties: props { $0.sessionExpiryInterval = 3600 })), .v5),
+            "CONNECT with Session Expiry Interval",
+            "10 15 00 04 4d 51 54 54 05 02 00 3c 05 11 00 00 0e 10 00 03 61 62 63",
+            .connect(MQTTConnect(version: .v5, clientID: "abc", properties: props { $0.sessionExpiryInterval = 3600 })),
+            .v5),
         // Flags 0xEE: user name, password, will retain, will QoS 1, will, clean start. Properties:
         // Receive Maximum 10; will properties: Will Delay Interval 5.
         Vector(
@@ -62,34 +66,54 @@ struct CodecSpecVectorTests {
             .connect(
                 MQTTConnect(
                     version: .v3_1_1, keepAlive: 10, clientID: "c", username: "u", password: [0x70],
-                    will: MQTTWill(topic: "w/t", payload: CodecFixtures.payload("bye"), qos: .atLeastOnce, retain: true))),
+                    will: MQTTWill(topic: "w/t", payload: CodecFixtures.payload("bye"), qos: .atLeastOnce, retain: true)
+                )),
             .v3_1_1),
         Vector("CONNACK accepted", "20 02 00 00", .connAck(MQTTConnAck()), .v3_1_1),
         Vector("CONNACK session present", "20 02 01 00", .connAck(MQTTConnAck(sessionPresent: true)), .v3_1_1),
         Vector("CONNACK not authorized", "20 02 00 05", .connAck(MQTTConnAck(reasonCode: .notAuthorized)), .v3_1_1),
-        Vector("CONNACK identifier rejected", "20 02 00 02", .connAck(MQTTConnAck(reasonCode: .clientIdentifierNotValid)), .v3_1_1),
+        Vector(
+            "CONNACK identifier rejected", "20 02 00 02", .connAck(MQTTConnAck(reasonCode: .clientIdentifierNotValid)),
+            .v3_1_1),
         Vector("CONNACK success", "20 03 00 00 00", .connAck(MQTTConnAck()), .v5),
         // Assigned Client Identifier "x", Topic Alias Maximum 5.
         Vector(
             "CONNACK with properties", "20 0a 00 00 07 12 00 01 78 22 00 05",
-            .connAck(MQTTConnAck(properties: props { $0.assignedClientIdentifier = "x"; $0.topicAliasMaximum = 5 })), .v5),
-        Vector("CONNACK bad user name or password", "20 03 00 86 00", .connAck(MQTTConnAck(reasonCode: .badUserNameOrPassword)), .v5),
-        Vector("PUBLISH QoS 0", "30 0a 00 03 61 2f 62 68 65 6c 6c 6f", .publish(MQTTPublish(topic: "a/b", payload: payload)), .v3_1_1),
+            .connAck(
+                MQTTConnAck(
+                    properties: props {
+                        $0.assignedClientIdentifier = "x"
+                        $0.topicAliasMaximum = 5
+                    })), .v5),
+        Vector(
+            "CONNACK bad user name or password", "20 03 00 86 00",
+            .connAck(MQTTConnAck(reasonCode: .badUserNameOrPassword)), .v5),
+        Vector(
+            "PUBLISH QoS 0", "30 0a 00 03 61 2f 62 68 65 6c 6c 6f",
+            .publish(MQTTPublish(topic: "a/b", payload: payload)), .v3_1_1),
         Vector(
             "PUBLISH QoS 1 DUP RETAIN", "3b 0c 00 03 61 2f 62 00 0a 68 65 6c 6c 6f",
-            .publish(MQTTPublish(topic: "a/b", payload: payload, qos: .atLeastOnce, retain: true, dup: true, packetID: 10)), .v3_1_1),
+            .publish(
+                MQTTPublish(topic: "a/b", payload: payload, qos: .atLeastOnce, retain: true, dup: true, packetID: 10)),
+            .v3_1_1),
         Vector(
-            "PUBLISH QoS 0", "30 0b 00 03 61 2f 62 00 68 65 6c 6c 6f", .publish(MQTTPublish(topic: "a/b", payload: payload)), .v5),
+            "PUBLISH QoS 0", "30 0b 00 03 61 2f 62 00 68 65 6c 6c 6f",
+            .publish(MQTTPublish(topic: "a/b", payload: payload)), .v5),
         // Payload Format Indicator 1, Topic Alias 3.
         Vector(
             "PUBLISH QoS 2 with properties", "34 0f 00 03 61 2f 62 00 01 05 01 01 23 00 03 68 69",
             .publish(
                 MQTTPublish(
                     topic: "a/b", payload: CodecFixtures.payload("hi"), qos: .exactlyOnce, packetID: 1,
-                    properties: props { $0.payloadFormatIndicator = 1; $0.topicAlias = 3 })), .v5),
+                    properties: props {
+                        $0.payloadFormatIndicator = 1
+                        $0.topicAlias = 3
+                    })), .v5),
         Vector(
             "PUBLISH by topic alias", "30 08 00 00 03 23 00 03 68 69",
-            .publish(MQTTPublish(topic: "", payload: CodecFixtures.payload("hi"), properties: props { $0.topicAlias = 3 })), .v5),
+            .publish(
+                MQTTPublish(topic: "", payload: CodecFixtures.payload("hi"), properties: props { $0.topicAlias = 3 })),
+            .v5),
         Vector("PUBACK", "40 02 00 0a", .pubAck(MQTTAck(packetID: 10)), .v3_1_1),
         Vector("PUBREC", "50 02 00 0a", .pubRec(MQTTAck(packetID: 10)), .v3_1_1),
         Vector("PUBREL", "62 02 00 0a", .pubRel(MQTTAck(packetID: 10)), .v3_1_1),
@@ -97,18 +121,31 @@ struct CodecSpecVectorTests {
         // §3.4.2.1: remaining length 2 means success without properties.
         Vector("PUBACK short form", "40 02 00 0a", .pubAck(MQTTAck(packetID: 10)), .v5),
         // §3.4.2.2.1: remaining length 3 means a reason code without properties.
-        Vector("PUBACK reason code only", "40 03 00 0a 10", .pubAck(MQTTAck(packetID: 10, reasonCode: .noMatchingSubscribers)), .v5),
-        Vector("PUBACK long form of success", "40 04 00 0a 00 00", .pubAck(MQTTAck(packetID: 10)), .v5, canonical: false),
-        Vector("PUBACK reason code, empty properties", "40 04 00 0a 87 00", .pubAck(MQTTAck(packetID: 10, reasonCode: .notAuthorized)), .v5, canonical: false),
+        Vector(
+            "PUBACK reason code only", "40 03 00 0a 10",
+            .pubAck(MQTTAck(packetID: 10, reasonCode: .noMatchingSubscribers)), .v5),
+        Vector(
+            "PUBACK long form of success", "40 04 00 0a 00 00", .pubAck(MQTTAck(packetID: 10)), .v5, canonical: false),
+        Vector(
+            "PUBACK reason code, empty properties", "40 04 00 0a 87 00",
+            .pubAck(MQTTAck(packetID: 10, reasonCode: .notAuthorized)), .v5, canonical: false),
         Vector(
             "PUBACK with Reason String", "40 08 00 0a 87 04 1f 00 01 78",
-            .pubAck(MQTTAck(packetID: 10, reasonCode: .notAuthorized, properties: props { $0.reasonString = "x" })), .v5),
+            .pubAck(MQTTAck(packetID: 10, reasonCode: .notAuthorized, properties: props { $0.reasonString = "x" })), .v5
+        ),
         Vector("PUBREC short form", "50 02 00 0a", .pubRec(MQTTAck(packetID: 10)), .v5),
-        Vector("PUBREL not found", "62 03 00 0a 92", .pubRel(MQTTAck(packetID: 10, reasonCode: .packetIdentifierNotFound)), .v5),
+        Vector(
+            "PUBREL not found", "62 03 00 0a 92", .pubRel(MQTTAck(packetID: 10, reasonCode: .packetIdentifierNotFound)),
+            .v5),
         Vector("PUBCOMP short form", "70 02 00 0a", .pubComp(MQTTAck(packetID: 10)), .v5),
         Vector(
             "SUBSCRIBE", "82 08 00 0a 00 03 61 2f 62 01",
-            .subscribe(MQTTSubscribe(packetID: 10, subscriptions: [MQTTSubscription(filter: "a/b", options: MQTTSubscriptionOptions(qos: .atLeastOnce))])),
+            .subscribe(
+                MQTTSubscribe(
+                    packetID: 10,
+                    subscriptions: [
+                        MQTTSubscription(filter: "a/b", options: MQTTSubscriptionOptions(qos: .atLeastOnce))
+                    ])),
             .v3_1_1),
         // Options 0x2d: QoS 1, No Local, Retain As Published, Retain Handling 2.
         Vector(
@@ -119,20 +156,33 @@ struct CodecSpecVectorTests {
                     subscriptions: [
                         MQTTSubscription(
                             filter: "a/b",
-                            options: MQTTSubscriptionOptions(qos: .atLeastOnce, noLocal: true, retainAsPublished: true, retainHandling: 2))
+                            options: MQTTSubscriptionOptions(
+                                qos: .atLeastOnce, noLocal: true, retainAsPublished: true, retainHandling: 2))
                     ])), .v5),
         // Subscription Identifier 16,384 as a 3-byte Variable Byte Integer.
         Vector(
             "SUBSCRIBE with Subscription Identifier", "82 0d 00 0a 04 0b 80 80 01 00 03 61 2f 62 00",
             .subscribe(
-                MQTTSubscribe(packetID: 10, subscriptions: [MQTTSubscription(filter: "a/b")], properties: props { $0.subscriptionIdentifiers = [16_384] })),
+                MQTTSubscribe(
+                    packetID: 10, subscriptions: [MQTTSubscription(filter: "a/b")],
+                    properties: props { $0.subscriptionIdentifiers = [16_384] })),
             .v5),
-        Vector("SUBACK", "90 04 00 0a 01 80", .subAck(MQTTSubAck(packetID: 10, reasonCodes: [.grantedQoS1, .unspecifiedError])), .v3_1_1),
-        Vector("SUBACK", "90 05 00 0a 00 02 a2", .subAck(MQTTSubAck(packetID: 10, reasonCodes: [.grantedQoS2, .wildcardSubscriptionsNotSupported])), .v5),
-        Vector("UNSUBSCRIBE", "a2 07 00 0a 00 03 61 2f 62", .unsubscribe(MQTTUnsubscribe(packetID: 10, filters: ["a/b"])), .v3_1_1),
-        Vector("UNSUBSCRIBE", "a2 08 00 0a 00 00 03 61 2f 62", .unsubscribe(MQTTUnsubscribe(packetID: 10, filters: ["a/b"])), .v5),
+        Vector(
+            "SUBACK", "90 04 00 0a 01 80",
+            .subAck(MQTTSubAck(packetID: 10, reasonCodes: [.grantedQoS1, .unspecifiedError])), .v3_1_1),
+        Vector(
+            "SUBACK", "90 05 00 0a 00 02 a2",
+            .subAck(MQTTSubAck(packetID: 10, reasonCodes: [.grantedQoS2, .wildcardSubscriptionsNotSupported])), .v5),
+        Vector(
+            "UNSUBSCRIBE", "a2 07 00 0a 00 03 61 2f 62", .unsubscribe(MQTTUnsubscribe(packetID: 10, filters: ["a/b"])),
+            .v3_1_1),
+        Vector(
+            "UNSUBSCRIBE", "a2 08 00 0a 00 00 03 61 2f 62",
+            .unsubscribe(MQTTUnsubscribe(packetID: 10, filters: ["a/b"])), .v5),
         Vector("UNSUBACK", "b0 02 00 0a", .unsubAck(MQTTUnsubAck(packetID: 10)), .v3_1_1),
-        Vector("UNSUBACK", "b0 04 00 0a 00 11", .unsubAck(MQTTUnsubAck(packetID: 10, reasonCodes: [.noSubscriptionExisted])), .v5),
+        Vector(
+            "UNSUBACK", "b0 04 00 0a 00 11",
+            .unsubAck(MQTTUnsubAck(packetID: 10, reasonCodes: [.noSubscriptionExisted])), .v5),
         Vector("PINGREQ", "c0 00", .pingReq, .v3_1_1),
         Vector("PINGRESP", "d0 00", .pingResp, .v3_1_1),
         Vector("PINGREQ", "c0 00", .pingReq, .v5),
@@ -140,7 +190,8 @@ struct CodecSpecVectorTests {
         Vector("DISCONNECT", "e0 00", .disconnect(MQTTDisconnect()), .v3_1_1),
         // §3.14.2.1: remaining length 0 means normal disconnection.
         Vector("DISCONNECT short form", "e0 00", .disconnect(MQTTDisconnect()), .v5),
-        Vector("DISCONNECT reason code only", "e0 01 8e", .disconnect(MQTTDisconnect(reasonCode: .sessionTakenOver)), .v5),
+        Vector(
+            "DISCONNECT reason code only", "e0 01 8e", .disconnect(MQTTDisconnect(reasonCode: .sessionTakenOver)), .v5),
         Vector("DISCONNECT long form of normal", "e0 02 00 00", .disconnect(MQTTDisconnect()), .v5, canonical: false),
         Vector(
             "DISCONNECT with Session Expiry Interval", "e0 07 00 05 11 00 00 00 00",
@@ -149,7 +200,9 @@ struct CodecSpecVectorTests {
         Vector("AUTH short form", "f0 00", .auth(MQTTAuth()), .v5),
         Vector(
             "AUTH continue with Authentication Method", "f0 0a 18 08 15 00 05 53 43 52 41 4d",
-            .auth(MQTTAuth(reasonCode: .continueAuthentication, properties: props { $0.authenticationMethod = "SCRAM" })), .v5),
+            .auth(
+                MQTTAuth(reasonCode: .continueAuthentication, properties: props { $0.authenticationMethod = "SCRAM" })),
+            .v5),
         Vector("AUTH long form of success", "f0 02 00 00", .auth(MQTTAuth()), .v5, canonical: false),
     ]
 
@@ -166,7 +219,8 @@ struct CodecSpecVectorTests {
 
     @Test func aCONNECTTeachesAServerSideDecoderItsVersion() throws {
         var decoder = MQTTPacketDecoder()
-        var buffer = ByteBuffer(bytes: Self.vectors[1].bytes + CodecFixtures.bytes("30 0b 00 03 61 2f 62 00 68 65 6c 6c 6f"))
+        var buffer = ByteBuffer(
+            bytes: Self.vectors[1].bytes + CodecFixtures.bytes("30 0b 00 03 61 2f 62 00 68 65 6c 6c 6f"))
         #expect(decoder.version == nil)
         #expect(try decoder.decode(buffer: &buffer)?.kind == .connect)
         #expect(decoder.version == .v5)

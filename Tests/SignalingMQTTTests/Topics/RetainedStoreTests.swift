@@ -70,6 +70,34 @@ struct RetainedStoreTests {
         #expect(store.matching(filter("cafe\u{301}")).map(\.message) == [2])
     }
 
+    @Test func removingEveryTopicFreesEveryNode() {
+        var random = TopicCorpus.Random(seed: 8)
+        var store = MQTTRetainedStore<Int>()
+        for round in 0..<3 {
+            let names = (0..<500).map { _ in TopicCorpus.topic(using: &random) }
+            for name in names { store.set(name, round) }
+            #expect(store._nodeCount > 100)
+            for name in names.shuffled(using: &random) { store.remove(name) }
+            #expect(store.isEmpty)
+            #expect(store._nodeCount == 1)
+        }
+    }
+
+    @Test func theDeepestTopicAllowedDoesNotOverflowTheStack() throws {
+        // 65,535 bytes: 32,768 levels, and 65,536 empty levels, the most a topic can have.
+        let deep = try MQTTTopicName(String(repeating: "a/", count: 32_767) + "a")
+        let empty = try MQTTTopicName(String(repeating: "/", count: 65_535))
+        var store = MQTTRetainedStore<Int>()
+        store.set(deep, 1)
+        store.set(empty, 2)
+        #expect(store.matching(filter("#")).count == 2)
+        #expect(store.matching(filter(deep.value)).map(\.message) == [1])
+        #expect(store.matching(filter(String(repeating: "+/", count: 32_767) + "+")).map(\.message) == [1])
+        #expect(store.matching(filter(String(repeating: "/", count: 65_534) + "#")).map(\.message) == [2])
+        #expect(store.remove(deep) == 1)
+        #expect(store.count == 1)
+    }
+
     /// Property: for 2,000 random retained topics and 2,000 random filters, the store returns
     /// exactly the topics the filter ``MQTTTopicFilter/matches(_:)``, before and after removals.
     @Test(arguments: [0xBADC0DE] as [UInt64])

@@ -106,6 +106,36 @@ struct SubscriptionTrieTests {
         #expect(trie.matches(topic("desktops/pa/status")).map(\.value) == [2])
     }
 
+    @Test func removingEverySubscriptionFreesEveryNode() {
+        var random = TopicCorpus.Random(seed: 7)
+        var trie = SubscriptionTrie<Int, Int>()
+        for round in 0..<3 {
+            let filters = (0..<500).map { _ in TopicCorpus.filter(using: &random) }
+            for (index, filter) in filters.enumerated() { trie.insert(filter, subscriber: index % 20, value: round) }
+            #expect(trie._nodeCount > 100)
+            for (index, filter) in filters.enumerated().reversed() where index % 2 == 0 { trie.remove(filter, subscriber: index % 20) }
+            for subscriber in 0..<20 { trie.removeAll(subscriber) }
+            #expect(trie.isEmpty)
+            #expect(trie._nodeCount == 1)
+        }
+    }
+
+    @Test func theDeepestFilterAllowedDoesNotOverflowTheStack() throws {
+        // 65,535 bytes: 32,768 levels; 65,535 slashes: 65,536 empty levels, the most there can be.
+        let deep = String(repeating: "a/", count: 32_767) + "a"
+        var trie = SubscriptionTrie<Int, Int>()
+        trie.insert(try MQTTTopicFilter(deep), subscriber: 1, value: 1)
+        trie.insert(try MQTTTopicFilter(String(repeating: "+/", count: 32_767) + "#"), subscriber: 2, value: 2)
+        trie.insert(try MQTTTopicFilter(String(repeating: "/", count: 65_534) + "#"), subscriber: 3, value: 3)
+        #expect(Set(trie.matches(try MQTTTopicName(deep)).map(\.subscriber)) == [1, 2])
+        #expect(Set(trie.matches(try MQTTTopicName(String(repeating: "/", count: 65_535))).map(\.subscriber)) == [2, 3])
+        let removed = trie.remove(try MQTTTopicFilter(deep), subscriber: 1)
+        #expect(removed)
+        #expect(trie.matches(try MQTTTopicName(deep)).map(\.subscriber) == [2])
+        #expect(trie.count == 2)
+        // Dropping `trie` here must not recurse either.
+    }
+
     /// Property: for 2,000 random filters and 2,000 random topics, the trie returns exactly
     /// the subscriptions whose filter ``MQTTTopicFilter/matches(_:)`` the topic, before and
     /// after removals.
