@@ -24,7 +24,7 @@ extension MQTTBroker {
     }
 
     private mutating func handleConnect(_ connect: MQTTConnect, on id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id] else { return }
+        guard let connection = connections[id] else { return }
         connection.version = connect.version
         connection.decoder.version = connect.version
         connections[id] = connection
@@ -56,7 +56,7 @@ extension MQTTBroker {
 
     /// Credentials are good: take over or create the session and send CONNACK (MQTT 5.0 §3.1.4).
     mutating func accept(_ connectPacket: MQTTConnect, on id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id], case .success(let identity) = policy.identity(for: connectPacket) else { return }
+        guard let connection = connections[id], case .success(let identity) = policy.identity(for: connectPacket) else { return }
         var connect = connectPacket
         var assignedID: String?
         if connect.clientID.isEmpty {
@@ -145,7 +145,7 @@ extension MQTTBroker {
         statistics.connectionsRefused += 1
         send(.connAck(MQTTConnAck(sessionPresent: false, reasonCode: reason, properties: MQTTProperties())), to: id)
         emit(.event(.refused(id, clientID: clientID, reason: reason)))
-        if var connection = connections[id] {
+        if let connection = connections[id] {
             connection.phase = .closed
             connections[id] = connection
         }

@@ -33,7 +33,7 @@ extension MQTTBroker {
             var reason = MQTTReasonCode.success
             if let session = sessions[clientID] {
                 if session.inboundQoS2.remove(ack.packetID) != nil {
-                    if var connection = connections[id] {
+                    if let connection = connections[id] {
                         connection.inboundUnacked = max(0, connection.inboundUnacked - 1)
                         connections[id] = connection
                     }
@@ -57,7 +57,7 @@ extension MQTTBroker {
     }
 
     private mutating func handleDisconnect(_ disconnect: MQTTDisconnect, clientID: String, on id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id], let session = sessions[clientID] else { return }
+        guard let connection = connections[id], let session = sessions[clientID] else { return }
         if let expiry = disconnect.properties.sessionExpiryInterval {
             // MQTT 5.0 §3.14.2.2.2: a session that was to end at disconnect cannot be extended here.
             if session.expiryInterval == 0 && expiry != 0 {
@@ -74,7 +74,7 @@ extension MQTTBroker {
     }
 
     private mutating func handlePublish(_ incoming: MQTTPublish, clientID: String, on id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id], let identity = sessions[clientID]?.identity else { return }
+        guard let connection = connections[id], let identity = sessions[clientID]?.identity else { return }
         var publish = incoming
         // MQTT 5.0 §3.3.2.3.4: topic aliases.
         if let alias = publish.properties.topicAlias {
@@ -131,7 +131,7 @@ extension MQTTBroker {
             if !session.inboundQoS2.contains(packetID) {
                 session.inboundQoS2.insert(packetID)
                 sessions[clientID] = session
-                if var updated = connections[id] {
+                if let updated = connections[id] {
                     updated.inboundUnacked += 1
                     connections[id] = updated
                 }
@@ -151,7 +151,7 @@ extension MQTTBroker {
             properties: publish.properties, expiresAt: expiresAt)
         if publish.retain {
             storeRetained(message, topic: topic, from: id)
-            if policy.clearsRetainedOnDisconnect(identity, topic: topic), var connection = connections[id] {
+            if policy.clearsRetainedOnDisconnect(identity, topic: topic), let connection = connections[id] {
                 if publish.payload.readableBytes == 0 {
                     connection.retainedToClear.remove(topic.value)
                 } else {

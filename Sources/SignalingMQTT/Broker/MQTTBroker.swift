@@ -88,7 +88,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     /// The socket's send buffer filled up (false) or drained (true). While not writable, messages
     /// wait in the session queue; if it overflows the client is disconnected.
     public mutating func connectionWritabilityChanged(_ id: MQTTConnectionID, isWritable: Bool, now: NIODeadline) {
-        guard var connection = connections[id] else { return }
+        guard let connection = connections[id] else { return }
         connection.isWritable = isWritable
         connections[id] = connection
         if isWritable, case .connected(let clientID) = connection.phase {
@@ -167,7 +167,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     }
 
     mutating func close(_ id: MQTTConnectionID, now: NIODeadline) {
-        guard var connection = connections[id] else { return }
+        guard let connection = connections[id] else { return }
         if case .closed = connection.phase { return }
         let previous = connection.phase
         connection.phase = .closed

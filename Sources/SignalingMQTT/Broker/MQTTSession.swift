@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// A message as the broker stores and forwards it.
 struct MQTTMessage: Sendable {
@@ -89,8 +89,10 @@ final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
     }
 }
 
-/// Per-connection state (MQTT 5.0 §3.1, §4.13).
-struct MQTTConnectionState: Sendable {
+/// Per-connection state (MQTT 5.0 §3.1, §4.13). A class for the same reason as
+/// ``MQTTSession``: the broker touches it for every packet and must not copy it.
+final class MQTTConnectionState: @unchecked Sendable {
+    // @unchecked: owned by one MQTTBroker value, confined to its runtime's event loop.
     enum Phase: Sendable {
         case awaitingConnect(deadline: NIODeadline)
         case authenticating(MQTTConnect, deadline: NIODeadline)
@@ -118,4 +120,11 @@ struct MQTTConnectionState: Sendable {
     var retainedToClear: Set<String> = []
     /// True once a DISCONNECT arrived (normal: no will).
     var disconnectedCleanly = false
+
+    init(id: MQTTConnectionID, phase: Phase, decoder: MQTTPacketDecoder, lastReceived: NIODeadline) {
+        self.id = id
+        self.phase = phase
+        self.decoder = decoder
+        self.lastReceived = lastReceived
+    }
 }
