@@ -4,6 +4,7 @@
 # environment (Docs and `pod-arcade-server --help` list them); this script
 # only chooses defaults:
 #   STUN_PORT           UDP port of the built-in STUN server (default 3478)
+#   MQTT_PORT           TCP port of the MQTT signaling broker (default 1883)
 #   LOG_LEVEL           server log level (default info)
 #   POD_ARCADE_BIN_DIR  folder with the built binaries (default .build/debug)
 # Output of each process goes to demo-logs/<name>.log.
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export STUN_PORT=${STUN_PORT:-3478}
+export MQTT_PORT=${MQTT_PORT:-1883}
 export LOG_LEVEL=${LOG_LEVEL:-info}
 BIN_DIR=${POD_ARCADE_BIN_DIR:-.build/debug}
 LOG_DIR=demo-logs
@@ -109,11 +111,28 @@ start_server() {
   )
 }
 
+# check_mqtt: waits up to 20 s until the broker's TCP port accepts connections.
+check_mqtt() {
+  local deadline=$((SECONDS + 20)) ip
+  [ "$MQTT_PORT" = "-1" ] && { usage+=("MQTT broker    disabled (MQTT_PORT=-1)"); return; }
+  until (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail pod-arcade-server "pod-arcade-server did not accept MQTT on port $MQTT_PORT within 20 s"
+    kill -0 "${pids[-1]}" 2>/dev/null || fail pod-arcade-server "pod-arcade-server exited during start-up"
+    sleep 0.2
+  done
+  ip=$(primary_ip)
+  usage+=(
+    "MQTT broker    tcp://$ip:$MQTT_PORT   (signaling; client ids desktop:<id> or user:<name>)"
+    "Try it         mosquitto_sub -p $MQTT_PORT -i user:demo -t 'server/ice-servers' -v"
+  )
+}
+
 trap 'echo "demo: stopping"; stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
 start_server
+check_mqtt
 
 echo
 echo "Pod Arcade is running. Press Ctrl-C to stop."
