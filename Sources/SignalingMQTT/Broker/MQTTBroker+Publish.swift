@@ -185,6 +185,8 @@ extension MQTTBroker {
             if let identifier = stored.identifier { entry.identifiers.append(identifier) }
             merged[subscriber] = entry
         }
+        fanOutEncodings = [:]
+        defer { fanOutEncodings = nil }
         for (subscriber, entry) in merged {
             let queued = MQTTQueuedMessage(
                 message: message, qos: min(message.qos, entry.qos),
@@ -243,7 +245,12 @@ extension MQTTBroker {
         let publish = MQTTPublish(
             topic: queued.message.topic, payload: queued.message.payload, qos: queued.qos, retain: queued.retain,
             dup: dup, packetID: packetID, properties: properties)
-        if send(.publish(publish), to: id) { statistics.messagesDelivered += 1 }
+        // QoS 0 copies of one message differ only by version and retain flag (unless they carry
+        // subscription identifiers or a remaining lifetime).
+        let shareable = queued.qos == .atMostOnce && queued.subscriptionIdentifiers.isEmpty && queued.message.expiresAt == nil
+        if send(.publish(publish), to: id, fanOutKey: shareable ? (queued.retain ? 1 : 0) : nil) {
+            statistics.messagesDelivered += 1
+        }
     }
 
     mutating func releaseInflight(clientID: String, packetID: UInt16, expecting stage: MQTTInflight.Stage, now: NIODeadline) {

@@ -21,6 +21,9 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     var outputHead = 0
     /// A lower bound on the next deadline; see ``nextTimeout()``.
     var timerHint: NIODeadline?
+    /// While one message fans out: its QoS 0 encodings by protocol version and retain flag, so
+    /// that each is encoded once rather than once per subscriber.
+    var fanOutEncodings: [Int: ByteBuffer]?
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration
@@ -152,13 +155,21 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
 
     /// Encodes and queues a packet for a connection; packets too large for the client are skipped.
     @discardableResult
-    mutating func send(_ packet: MQTTPacket, to id: MQTTConnectionID) -> Bool {
+    mutating func send(_ packet: MQTTPacket, to id: MQTTConnectionID, fanOutKey: Int? = nil) -> Bool {
         guard let connection = connections[id] else { return false }
-        var buffer = ByteBuffer()
-        do {
-            try packet.encode(into: &buffer, version: connection.version)
-        } catch {
-            return false
+        let key = fanOutKey.map { $0 * 8 + Int(connection.version.rawValue) }
+        var buffer: ByteBuffer
+        if let key, let cached = fanOutEncodings?[key] {
+            buffer = cached
+        } else {
+            buffer = ByteBuffer()
+            do {
+                try packet.encode(into: &buffer, version: connection.version)
+            } catch {
+                emit(.event(.protocolViolation(id, description: "could not encode \(packet): \(error)", reason: .implementationSpecificError)))
+                return false
+            }
+            if let key { fanOutEncodings?[key] = buffer }
         }
         // MQTT 5.0 §3.1.2.11.4: never send a packet larger than the client's Maximum Packet Size.
         guard buffer.readableBytes <= connection.clientMaximumPacketSize else { return false }
