@@ -44,8 +44,8 @@ extension MQTTBroker {
                 return
             }
         }
-        guard case .success = policy.identity(for: connect) else {
-            if case .failure(let reason) = policy.identity(for: connect) { refuse(id, clientID: connect.clientID, reason: reason) }
+        if case .failure(let reason) = policy.identity(for: connect) {
+            refuse(id, clientID: connect.clientID, reason: reason)
             return
         }
         connection.phase = .authenticating(connect, deadline: now + configuration.authenticationTimeout)
