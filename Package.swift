@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "STUNCore", targets: ["STUNCore"]),
         .library(name: "ServerHost", targets: ["ServerHost"]),
         .library(name: "SignalingMQTT", targets: ["SignalingMQTT"]),
+        .library(name: "ICEAgent", targets: ["ICEAgent"]),
         .executable(name: "pod-arcade-server", targets: ["pod-arcade-server"]),
     ],
     dependencies: [
@@ -48,6 +49,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // ICE (RFC 8445) sans-IO agent, candidates and SDP grammar (RFC 8839), TURN client
+        // (RFC 8656), gathering, single-port UDP mux and the thin SwiftNIO transports.
+        .target(
+            name: "ICEAgent",
+            dependencies: [
+                "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // recvmmsg/sendmmsg declarations for the STUN server's batched UDP path (Linux).
         .target(name: "CUDPBatch"),
         // Server composition: configuration, STUN listener (HTTP/MQTT come with later issues).
@@ -72,6 +87,16 @@ let package = Package(
         .testTarget(
             name: "STUNCoreTests",
             dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ICEAgentTests",
+            dependencies: [
+                "ICEAgent", "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
