@@ -1,5 +1,4 @@
 public import NIOCore
-public import STUNCore
 
 extension TransportAddress {
     /// The transport address of an IPv4 or IPv6 socket address; nil for Unix sockets.
