@@ -36,11 +36,12 @@ public struct UDPMuxRouter: Sendable {
     public struct Statistics: Hashable, Sendable {
         public var routedByUfrag = 0
         public var routedByAddress = 0
+        public var routedByTransaction = 0
         public var droppedUnknownUfrag = 0
         public var droppedUnknownAddress = 0
         public var droppedMalformed = 0
         public var total: Int {
-            routedByUfrag + routedByAddress + droppedUnknownUfrag + droppedUnknownAddress + droppedMalformed
+            routedByUfrag + routedByAddress + routedByTransaction + droppedUnknownUfrag + droppedUnknownAddress + droppedMalformed
         }
     }
 
@@ -49,6 +50,9 @@ public struct UDPMuxRouter: Sendable {
     private var sessionsByAddress: [TransportAddress: SessionID] = [:]
     private var ufragsBySession: [SessionID: Set<[UInt8]>] = [:]
     private var addressesBySession: [SessionID: Set<TransportAddress>] = [:]
+    /// Requests a session sent to servers (STUN gathering), whose responses come from addresses
+    /// no check has confirmed: routed once by transaction id.
+    private var sessionsByTransaction: [TransactionID: SessionID] = [:]
 
     public init() {}
 
@@ -84,8 +88,21 @@ public struct UDPMuxRouter: Sendable {
         addressesBySession[session, default: []].insert(address)
     }
 
+    /// Routes the response to a request `session` sent from the shared socket to a server (for
+    /// example a STUN Binding request for a server-reflexive candidate) to that session, once.
+    public mutating func expectResponse(to transactionID: TransactionID, for session: SessionID) {
+        guard ufragsBySession[session] != nil else { return }
+        sessionsByTransaction[transactionID] = session
+    }
+
+    /// Stops waiting for a response (the request timed out).
+    public mutating func forgetResponse(to transactionID: TransactionID) {
+        sessionsByTransaction.removeValue(forKey: transactionID)
+    }
+
     /// Removes a session with all its ufrags and addresses.
     public mutating func unregister(_ session: SessionID) {
+        sessionsByTransaction = sessionsByTransaction.filter { $0.value != session }
         for key in ufragsBySession.removeValue(forKey: session) ?? [] { sessionsByUfrag.removeValue(forKey: key) }
         for address in addressesBySession.removeValue(forKey: session) ?? [] {
             if sessionsByAddress[address] == session { sessionsByAddress.removeValue(forKey: address) }
@@ -109,7 +126,15 @@ public struct UDPMuxRouter: Sendable {
         case .malformed:
             statistics.droppedMalformed += 1
             return .drop(.malformed)
-        case .otherStun, .notStun:
+        case .otherStun:
+            if !sessionsByTransaction.isEmpty, let id = TransactionID(bytes: bytes[(bytes.startIndex + 8)..<(bytes.startIndex + 20)]),
+                let session = sessionsByTransaction.removeValue(forKey: id)
+            {
+                statistics.routedByTransaction += 1
+                return .session(session)
+            }
+            fallthrough
+        case .notStun:
             if let session = sessionsByAddress[source] {
                 statistics.routedByAddress += 1
                 return .session(session)

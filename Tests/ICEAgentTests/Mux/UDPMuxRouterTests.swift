@@ -77,6 +77,23 @@ private let srtp: [UInt8] = [0x80, 96] + [UInt8](repeating: 1, count: 30)
         let r16 = router.route(srtp, from: alice); #expect(r16 == .session(.init(2)))
     }
 
+    @Test func aServerResponseIsRoutedOnceByItsTransactionID() throws {
+        var router = UDPMuxRouter()
+        router.register(ufrag: "aaaa", for: .init(1))
+        router.register(ufrag: "bbbb", for: .init(2))
+        let stunServer = TransportAddress("192.0.2.99:3478")!
+        var rng = SystemRandomNumberGenerator()
+        let id = TransactionID.random(using: &rng)
+        let answer = StunMessage(method: .binding, messageClass: .successResponse, transactionID: id,
+                                 attributes: [.xorMappedAddress(alice)]).encoded(messageIntegrity: nil, fingerprint: true)
+        router.expectResponse(to: id, for: .init(2))
+        let first = router.route(answer, from: stunServer)
+        #expect(first == .session(.init(2)))
+        let again = router.route(answer, from: stunServer)
+        #expect(again == .drop(.unknownAddress))
+        #expect(router.statistics.routedByTransaction == 1)
+    }
+
     @Test func aUfragCannotBeRegisteredTwice() {
         var router = UDPMuxRouter()
         let r17 = router.register(ufrag: "aaaa", for: .init(1)); #expect(r17)
