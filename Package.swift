@@ -84,6 +84,18 @@ let package = Package(
             dependencies: ["ServerHost"],
             swiftSettings: strict
         ),
+        // A command-line ICE agent (JSON-lines signaling on stdin/stdout) that the interop,
+        // network-namespace and benchmark scripts pair with aioice or with itself.
+        .executableTarget(
+            name: "ice-peer",
+            dependencies: [
+                "ICEAgent", "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "STUNCoreTests",
             dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],
