@@ -75,7 +75,9 @@ struct IcePeerCommand: AsyncParsableCommand {
                     output.emit("server-failed", ["server": server, "reason": reason])
                 case .connectionStateChanged(let state):
                     var fields: [String: Any] = ["state": state.rawValue]
-                    if state == .connected, let elapsed = clock.sinceFirstRemote() { fields["elapsed_ms"] = elapsed }
+                    if state == .connected || state == .completed, let elapsed = clock.sinceFirstRemote() {
+                        fields["elapsed_ms"] = elapsed
+                    }
                     output.emit("state", fields)
                 case .selectedPairChanged(let pair?):
                     output.emit("selected", ["local": describe(pair.local), "remote": describe(pair.remote)])
@@ -114,6 +116,10 @@ struct IcePeerCommand: AsyncParsableCommand {
                 if let text = object["data"] as? String, let data = Data(base64Encoded: text) {
                     transport.send(ByteBuffer(bytes: data))
                 }
+            case "stats":
+                var fields: [String: Any] = ["agent": counters(await transport.statistics)]
+                if let mux { fields["mux"] = counters(await mux.statistics) }
+                output.emit("stats", fields)
             case "restart":
                 await transport.restart()
                 let fresh = await transport.localCredentials
@@ -130,6 +136,15 @@ struct IcePeerCommand: AsyncParsableCommand {
         await transport.close()
         await mux?.close()
     }
+}
+
+/// The integer fields of a statistics struct, by name.
+private func counters(_ value: Any) -> [String: Int] {
+    var out: [String: Int] = [:]
+    for child in Mirror(reflecting: value).children {
+        if let label = child.label, let number = child.value as? Int { out[label] = number }
+    }
+    return out
 }
 
 private func describe(_ candidate: IceCandidate) -> [String: Any] {

@@ -165,7 +165,7 @@ def exchange(a: IcePeer, b: IcePeer, timeout: float = 20.0, trickle: bool = True
                     other.send(type="remote-candidate", candidate=item["candidate"])
                 held[name].clear()
                 other.send(type="end-of-candidates")
-            elif kind == "state" and message["state"] in ("connected", "failed"):
+            elif kind == "state" and message["state"] in ("connected", "completed", "failed"):
                 final.setdefault(name, message["state"])
             elif kind == "eof":
                 final.setdefault(name, "exited")
@@ -179,3 +179,16 @@ def ping(sender: IcePeer, receiver: IcePeer, payload: bytes, timeout: float = 5.
     encoded = base64.b64encode(payload).decode()
     sender.send(type="send", data=encoded)
     receiver.wait_for("data", timeout, data=encoded)
+
+
+def ping_until_delivered(sender: IcePeer, receiver: IcePeer, payload: bytes, attempts: int = 20) -> None:
+    """Like `ping`, but resends (as any datagram protocol would) until one copy arrives."""
+    encoded = base64.b64encode(payload).decode()
+    for _ in range(attempts):
+        sender.send(type="send", data=encoded)
+        try:
+            receiver.wait_for("data", 0.25, data=encoded)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{payload!r} never arrived after {attempts} sends; receiver saw {receiver.seen[-8:]}")

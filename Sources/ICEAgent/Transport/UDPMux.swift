@@ -37,6 +37,10 @@ public final class UDPMux: @unchecked Sendable {
             var bootstrap = DatagramBootstrap(group: loop)
                 .channelOption(.datagramVectorReadMessageCount, value: 16)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048 * 16))
+                // Every session's media shares this socket: a larger buffer rides out bursts
+                // (the kernel caps it at net.core.rmem_max).
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             if v6only { bootstrap = bootstrap.channelOption(.ipOption(.ipv6_v6only), value: 1) }
             return try await bootstrap
                 .channelInitializer { channel in
