@@ -160,12 +160,28 @@ extension IceTransport {
         if !configuration.verifyTURNCertificates { turnConfiguration.tls.certificateVerification = .none }
         let loop = eventLoop
         let timeout = configuration.relayGatheringTimeout
+        let attempt = RelayAttempt()
         let connect = Task { try await TurnConnection.connect(configuration: turnConfiguration, group: loop) }
-        let timeoutTask = loop.scheduleTask(in: timeout) { connect.cancel() }
+        // Gathering does not wait past the timeout for a server that does not answer; a late
+        // allocation is released.
+        let timeoutTask = loop.scheduleTask(in: timeout) {
+            connect.cancel()
+            guard !attempt.settled else { return }
+            attempt.settled = true
+            self.relaysPending -= 1
+            self.eventsContinuation.yield(
+                .serverFailed(server: url.description, reason: "no allocation within \(timeout.nanoseconds / 1_000_000) ms"))
+            self.drive()
+        }
         Task {
             let result = await connect.result
-            timeoutTask.cancel()
             loop.execute {
+                timeoutTask.cancel()
+                guard !attempt.settled else {
+                    if case .success(let turn) = result { Task { await turn.close() } }
+                    return
+                }
+                attempt.settled = true
                 self.relaysPending -= 1
                 switch result {
                 case .success(let turn):
@@ -175,8 +191,7 @@ extension IceTransport {
                         self.adoptRelay(turn, server: url)
                     }
                 case .failure(let error):
-                    let reason = error is CancellationError ? "no allocation within \(timeout.nanoseconds / 1_000_000) ms" : "\(error)"
-                    self.eventsContinuation.yield(.serverFailed(server: url.description, reason: reason))
+                    self.eventsContinuation.yield(.serverFailed(server: url.description, reason: "\(error)"))
                 }
                 self.drive()
             }
@@ -230,6 +245,11 @@ extension IceTransport {
         gatheringCompleteSent = true
         eventsContinuation.yield(.gatheringComplete)
     }
+}
+
+/// Whether a TURN allocation attempt has been counted as done (event-loop confined).
+final class RelayAttempt: @unchecked Sendable {
+    var settled = false
 }
 
 /// Why an ``IceTransport`` could not start.
