@@ -96,6 +96,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Single-port benchmarks (make bench-ice): sessions on one UDPMux, demultiplexing cost.
+        .executableTarget(
+            name: "ice-bench",
+            dependencies: [
+                "ICEAgent", "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/ice-bench",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "STUNCoreTests",
             dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
-  iproute2     # ip: the demo's address lookup; network namespaces in later tests
+  iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests
+  iptables     # NAT routers (MASQUERADE, DNAT) inside those namespaces
   libssl-dev   # OpenSSL headers for DTLS
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
