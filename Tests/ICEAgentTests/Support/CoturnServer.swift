@@ -12,8 +12,8 @@ final class CoturnServer: @unchecked Sendable {
         var user = "u"
         var password = "p"
         var realm = "r"
-        /// Caps every allocation's lifetime (coturn clamps requests to at least 600 s first,
-        /// then to this maximum, so a small value gives short allocations).
+        /// Caps every allocation's lifetime (`--max-allocate-lifetime`; coturn 4.6.1 grants this
+        /// even when the client asks for less or nothing).
         var maxAllocateLifetime: Int?
         var permissionLifetime: Int?
         var channelLifetime: Int?
@@ -55,9 +55,10 @@ final class CoturnServer: @unchecked Sendable {
             "--pidfile", directory.appendingPathComponent("turnserver.pid").path,
             "--log-file", directory.appendingPathComponent("turnserver.log").path, "--simple-log", "--no-stdout-log",
         ]
-        if let value = options.maxAllocateLifetime { arguments += ["--max-allocate-lifetime", "\(value)"] }
-        if let value = options.permissionLifetime { arguments += ["--permission-lifetime", "\(value)"] }
-        if let value = options.channelLifetime { arguments += ["--channel-lifetime", "\(value)"] }
+        // coturn 4.6.1 silently ignores these four unless the value is joined with "=".
+        if let value = options.maxAllocateLifetime { arguments.append("--max-allocate-lifetime=\(value)") }
+        if let value = options.permissionLifetime { arguments.append("--permission-lifetime=\(value)") }
+        if let value = options.channelLifetime { arguments.append("--channel-lifetime=\(value)") }
         if let value = options.staleNonce { arguments.append("--stale-nonce=\(value)") }
         if options.tls {
             let tlsPort = try await Self.freePort()
