@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   libssl-dev   # OpenSSL headers for DTLS
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
+  openssl      # makes the certificates of the HTTPS interop tests
   python3      # runs the interop tests
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip
@@ -28,6 +29,8 @@ PYTHON_PACKAGES=(
   aioice=aioice
   paho-mqtt=paho.mqtt
   pytest=pytest
+  PyJWT=jwt
+  cryptography=cryptography
 )
 
 say() { echo "deps: $*"; }

@@ -83,6 +83,9 @@ public struct ServerConfiguration: Sendable {
         let mqttPort = try SettingValue.port(value("MQTT_PORT")!, variable: "MQTT_PORT")
         let stunPort = try SettingValue.port(value("STUN_PORT")!, variable: "STUN_PORT")
 
+        if serveTLS, let httpPort, httpPort != 0, httpPort == tlsPort {
+            throw ConfigurationError(variable: "TLS_PORT", value: value("TLS_PORT"), expected: "a port other than HTTP_PORT")
+        }
         let certificate = nonEmpty("TLS_CERT"), key = nonEmpty("TLS_KEY")
         if (certificate == nil) != (key == nil) {
             let missing = certificate == nil ? "TLS_CERT" : "TLS_KEY"

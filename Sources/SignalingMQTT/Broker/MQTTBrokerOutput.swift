@@ -42,4 +42,6 @@ public struct MQTTBrokerStatistics: Sendable, Hashable {
     public var publishesRefused = 0
     public var slowClientsDisconnected = 0
     public var willsPublished = 0
+
+    public init() {}
 }

@@ -12,7 +12,7 @@
 public struct PodArcadeAccessError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case clientIdentifierNotValid, invalidDesktopUsername, missingPassword, wrongPassword, notConfigured
+            case clientIdentifierNotValid, invalidDesktopUsername, missingPassword, wrongPassword, invalidToken, notConfigured
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -27,6 +27,10 @@ public struct PodArcadeAccessError: Error, Hashable, Sendable, CustomStringConve
         public static let missingPassword = Code(.missingPassword)
         /// The password is not the configured key. Maps to 0x86 (3.1.1: 0x04).
         public static let wrongPassword = Code(.wrongPassword)
+        /// The password is not an OpenID Connect id token this server accepts (bad signature,
+        /// unknown key, wrong issuer or audience, expired, or its subject does not match the
+        /// username). Maps to 0x86 (3.1.1: 0x04): the user can log in again.
+        public static let invalidToken = Code(.invalidToken)
         /// Authentication is required but no key is configured for this kind of client
         /// (`DESKTOP_PSK` for desktops, `CLIENT_PSK` for users). Maps to 0x87 Not authorized
         /// (3.1.1: 0x05).

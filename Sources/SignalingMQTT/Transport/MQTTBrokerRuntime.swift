@@ -15,7 +15,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
 
     public let loop: any EventLoop
     private var broker: MQTTBroker<Policy>
-    private var channels: [MQTTConnectionID: any Channel] = [:]
+    private var channels: [MQTTConnectionID: Endpoint] = [:]
     private var toFlush: Set<MQTTConnectionID> = []
     private var nextID: UInt64 = 1
     private var timer: Scheduled<Void>?
@@ -59,7 +59,14 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     /// Closes the listeners and every connection.
     public func shutdown() async {
         let (listeners, connections): ([any Channel], [any Channel]) = (try? await loop.submit {
-            let result = (self.listeners, Array(self.channels.values))
+            var channels: [any Channel] = []
+            for endpoint in self.channels.values {
+                switch endpoint {
+                case .channel(let channel): channels.append(channel)
+                case .stream(let sink): sink.close()
+                }
+            }
+            let result = (self.listeners, channels)
             self.listeners = []
             self.timer?.cancel()
             return result
@@ -82,20 +89,47 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             ?? (MQTTBrokerStatistics(), [:])
     }
 
+    /// The number of MQTT sessions the broker holds (connected or kept for a client that may
+    /// come back).
+    public func sessionCount() async -> Int {
+        (try? await loop.submit { self.broker.sessionCount }.get()) ?? 0
+    }
+
+    // MARK: Byte-stream connections (any loop)
+
+    /// Opens a connection whose bytes do not come from a NIO channel of byte buffers (the
+    /// server's WebSocket endpoint unwraps frames and feeds them here).
+    ///
+    /// Feed what arrives with ``received(_:_:)``, report the end with ``closed(_:)`` and
+    /// backpressure with ``writabilityChanged(_:isWritable:)``.
+    /// - Parameter sink: where the broker's bytes for this connection go.
+    /// - Returns: the connection's id.
+    public func openStream(_ sink: any MQTTBrokerStreamSink) async throws -> MQTTConnectionID {
+        try await loop.submit {
+            let id = MQTTConnectionID(self.nextID)
+            self.nextID += 1
+            self.channels[id] = .stream(sink)
+            self.broker.connectionOpened(id, now: .now())
+            self.process()
+            return id
+        }.get()
+    }
+
     // MARK: Channel events (any loop)
 
     func opened(_ channel: any Channel, assign: @escaping @Sendable (MQTTConnectionID) -> Void) {
         onLoop {
             let id = MQTTConnectionID(self.nextID)
             self.nextID += 1
-            self.channels[id] = channel
+            self.channels[id] = .channel(channel)
             self.broker.connectionOpened(id, now: .now())
             assign(id)
             self.process()
         }
     }
 
-    func received(_ id: MQTTConnectionID, _ buffer: ByteBuffer) {
+    /// Bytes that arrived on a connection; packets may span calls and a call may hold several.
+    public func received(_ id: MQTTConnectionID, _ buffer: ByteBuffer) {
         onLoop {
             var bytes = buffer
             self.broker.receive(id, &bytes, now: .now())
@@ -103,7 +137,8 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }
     }
 
-    func closed(_ id: MQTTConnectionID) {
+    /// The connection ended (the peer closed it or it failed).
+    public func closed(_ id: MQTTConnectionID) {
         onLoop {
             self.channels[id] = nil
             self.broker.connectionClosed(id, now: .now())
@@ -111,7 +146,8 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }
     }
 
-    func writabilityChanged(_ id: MQTTConnectionID, isWritable: Bool) {
+    /// The connection's outgoing queue went above (false) or back below (true) its limit.
+    public func writabilityChanged(_ id: MQTTConnectionID, isWritable: Bool) {
         onLoop {
             self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: .now())
             self.process()
@@ -130,14 +166,23 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         while let output = broker.pollOutput() {
             switch output {
             case .send(let id, let buffer):
-                guard let channel = channels[id] else { continue }
-                channel.write(buffer, promise: nil)
+                switch channels[id] {
+                case .channel(let channel): channel.write(buffer, promise: nil)
+                case .stream(let sink): sink.write(buffer)
+                case nil: continue
+                }
                 toFlush.insert(id)
             case .close(let id):
-                guard let channel = channels[id] else { continue }
+                guard let endpoint = channels[id] else { continue }
                 toFlush.remove(id)
-                channel.writeAndFlush(ByteBuffer(), promise: nil)
-                channel.close(promise: nil)
+                switch endpoint {
+                case .channel(let channel):
+                    channel.writeAndFlush(ByteBuffer(), promise: nil)
+                    channel.close(promise: nil)
+                case .stream(let sink):
+                    sink.flush()
+                    sink.close()
+                }
             case .authenticate(let id, let connect):
                 let authenticator = self.authenticator
                 Task {
@@ -151,7 +196,13 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
                 onEvent(event)
             }
         }
-        for id in toFlush { channels[id]?.flush() }
+        for id in toFlush {
+            switch channels[id] {
+            case .channel(let channel): channel.flush()
+            case .stream(let sink): sink.flush()
+            case nil: break
+            }
+        }
         toFlush.removeAll(keepingCapacity: true)
         armTimer()
     }
@@ -173,6 +224,26 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             self.process()
         }
     }
+}
+
+/// Where a connection's outgoing bytes go.
+private enum Endpoint {
+    case channel(any Channel)
+    case stream(any MQTTBrokerStreamSink)
+}
+
+/// The outgoing side of a connection opened with ``MQTTBrokerRuntime/openStream(_:)``.
+///
+/// The runtime calls these on its loop, in order: any number of writes, then a flush at the end
+/// of each processing round; ``close()`` (after a final flush) when the broker ends the
+/// connection or the runtime shuts down.
+public protocol MQTTBrokerStreamSink: Sendable {
+    /// Queues bytes (one or more whole MQTT packets).
+    func write(_ buffer: ByteBuffer)
+    /// Sends what was queued since the last flush.
+    func flush()
+    /// Ends the connection once what was flushed has been sent.
+    func close()
 }
 
 /// Feeds one TCP (or WebSocket-unwrapped) byte stream into the runtime.
