@@ -135,11 +135,14 @@ class Outcome:
         return peer.wait_for("selected", 1.0)
 
 
-def exchange(a: IcePeer, b: IcePeer, timeout: float = 20.0, trickle: bool = True) -> Outcome:
+def exchange(a: IcePeer, b: IcePeer, timeout: float = 20.0, trickle: bool = True,
+             rewrite_a=None) -> Outcome:
     """Relays signaling between `a` and `b` until both are connected or failed.
 
     With `trickle`, candidates are forwarded as they appear; without, each
     side's candidates are held until it reports gathering-complete.
+    `rewrite_a` may change each of `a`'s candidate lines on the way to `b`
+    (for example to hide its address behind an mDNS name).
     """
     deadline = time.monotonic() + timeout
     final: dict[str, str] = {}
@@ -156,6 +159,8 @@ def exchange(a: IcePeer, b: IcePeer, timeout: float = 20.0, trickle: bool = True
             if kind == "local-credentials":
                 other.send(type="remote-credentials", ufrag=message["ufrag"], pwd=message["pwd"])
             elif kind == "local-candidate":
+                if rewrite_a is not None and me is a:
+                    message = {**message, "candidate": rewrite_a(message["candidate"])}
                 if trickle:
                     other.send(type="remote-candidate", candidate=message["candidate"])
                 else:

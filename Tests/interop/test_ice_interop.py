@@ -169,3 +169,26 @@ def test_ours_connect_to_ours(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_unresolvable_mdns_candidates_still_connect_through_peer_reflexive_discovery(tmp_path):
+    """Real browsers hide host addresses behind `<uuid>.local` names (real-peers.md). Our agent
+    asks for them to be resolved off the event loop; when they cannot be, the browser's own
+    checks reveal its address as a peer-reflexive candidate and the session connects anyway."""
+    import uuid
+
+    def hide(line: str) -> str:
+        parts = line.split(" ")
+        parts[4] = f"{uuid.uuid4()}.local"
+        return " ".join(parts)
+
+    ours = swift_peer("ours", tmp_path, "controlled", "--loopback", "--no-ipv6", "--echo")
+    theirs = aioice_peer("aioice", tmp_path, "controlling", "--loopback", "--no-ipv6")
+    try:
+        outcome = exchange(theirs, ours, timeout=15, rewrite_a=hide)
+        assert outcome.a_state in CONNECTED and outcome.b_state in CONNECTED
+        assert _selected(ours)["remote"]["type"] == "prflx"
+        ping_until_delivered(theirs, ours, b"\x17hidden host")
+    finally:
+        ours.stop()
+        theirs.stop()
