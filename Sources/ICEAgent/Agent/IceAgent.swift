@@ -276,6 +276,11 @@ public struct IceAgent: Sendable {
 
     mutating func setState(_ state: IceConnectionState) {
         guard state != connectionState else { return }
+        // RTCIceConnectionState passes through `connected` on its way to `completed`.
+        if state == .completed, connectionState != .connected {
+            connectionState = .connected
+            eventQueue.append(.connectionStateChanged(.connected))
+        }
         connectionState = state
         eventQueue.append(.connectionStateChanged(state))
     }
