@@ -76,9 +76,11 @@ extension IceAgent {
     }
 
     mutating func startCheck(pairID: Int, now: NIODeadline) {
-        guard let index = pairIndex(pairID), let credentials = remoteCredentials,
-            let local = local(pairs[index].localID)
-        else { return }
+        guard let index = pairIndex(pairID), let credentials = remoteCredentials else { return }
+        guard let local = local(pairs[index].localID) else {
+            failPair(pairID)
+            return
+        }
         let pair = pairs[index]
         let (id, bytes, key) = makeCheck(
             local: local.candidate, remote: credentials, localCredentials: localCredentials,

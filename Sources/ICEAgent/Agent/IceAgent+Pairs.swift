@@ -15,6 +15,7 @@ extension IceAgent {
             guard remotes[index].candidate.type == .peerReflexive else { return }
             remotes[index].candidate = candidate
             recomputePairPriorities()
+            refreshSelection(remoteID: remotes[index].id)
             return
         }
         let id = makeIdentifier()
@@ -93,6 +94,15 @@ extension IceAgent {
             guard let local = local(pairs[index].localID), let remote = remote(pairs[index].remoteID) else { continue }
             pairs[index].priority = pairPriority(local: local.candidate, remote: remote.candidate)
         }
+    }
+
+    /// Re-reports the selected pair when the remote candidate behind it was updated.
+    mutating func refreshSelection(remoteID: Int) {
+        guard let pairID = selection?.pairID, let index = pairIndex(pairID), pairs[index].remoteID == remoteID,
+            let snapshot = snapshot(of: pairs[index]), snapshot != selection?.pair
+        else { return }
+        selection?.pair = snapshot
+        emit(.selectedPairChanged(snapshot))
     }
 
     /// The public view of a pair.

@@ -114,11 +114,11 @@ public struct IceAgent: Sendable {
     ///
     /// A hostname address is not paired until it is resolved: the agent asks with
     /// ``IceEvent/resolveHostname(_:)`` and goes on checking the other candidates meanwhile.
-    /// TCP candidates and candidates of another component are ignored.
+    /// TCP candidates, port 0 and candidates of another component are ignored.
     public mutating func addRemoteCandidate(_ candidate: IceCandidate, now: NIODeadline) {
         advance(to: now)
         guard !closed, candidate.component == configuration.component, candidate.transport == .udp,
-            remotes.count < configuration.maxRemoteCandidates
+            candidate.port != 0, remotes.count < configuration.maxRemoteCandidates
         else { return }
         lastProgressAt = now
         switch candidate.address {

@@ -107,3 +107,11 @@ struct CredentialsTests {
         #expect(a.usernameFragment.count == 8 && a.password.count == 24)
     }
 }
+
+extension CredentialsTests {
+    @Test func theFixturesCredentialsAreAccepted() throws {
+        // chromium-156-offer.sdp and aiortc-1.16-answer-h264.sdp.
+        _ = try IceCredentials(usernameFragment: "X47p", password: "ZwPGT347n5/WCNVecoJe1/RN")
+        _ = try IceCredentials(usernameFragment: "lSHl", password: "duvp3Tm1hsnUG0xu3L8q3g")
+    }
+}
