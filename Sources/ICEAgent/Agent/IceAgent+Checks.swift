@@ -96,7 +96,7 @@ extension IceAgent {
     }
 
     /// Retransmits due checks with a doubling RTO and fails the pairs of checks that got no
-    /// response after the last transmission (RFC 8489 §6.2.1, RFC 8445 §7.2.5.2).
+    /// response after the last transmission (RFC 8489 §6.2.1, RFC 8445 §7.2.5.2.3).
     mutating func processTransactions(now: NIODeadline) {
         var index = 0
         while index < transactions.count {
@@ -147,7 +147,7 @@ extension IceAgent {
             statistics.fingerprintFailures += 1
             return .rejected(.missingFingerprint)
         }
-        // §7.2.5.2.3 (RFC 8489 §9.1.4): a response must be signed with the same password.
+        // RFC 8489 §9.1.4: a response must be signed with the password of the request.
         guard message.isAuthentic(key: transaction.key) else {
             statistics.integrityFailures += 1
             return .rejected(.badIntegrity)

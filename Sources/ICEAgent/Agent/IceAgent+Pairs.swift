@@ -1,15 +1,14 @@
 import NIOCore
 import STUNCore
 
-// Forming, pruning and ordering candidate pairs (RFC 8445 §6.1.2, RFC 8838 §10, §11).
+// Forming, pruning and ordering candidate pairs (RFC 8445 §6.1.2; trickled pairs as RFC 8838 inserts them).
 extension IceAgent {
     func local(_ id: Int) -> LocalCandidate? { locals.first { $0.id == id } }
     func remote(_ id: Int) -> RemoteCandidate? { remotes.first { $0.id == id } }
     func pairIndex(_ id: Int) -> Int? { pairs.firstIndex { $0.id == id } }
 
     /// Adds a remote candidate whose address is known. One with the address of a
-    /// peer-reflexive candidate learnt earlier replaces it, keeping its pairs (RFC 8838 §11.3
-    /// refers to RFC 8445 §7.3.1.3).
+    /// peer-reflexive candidate learnt earlier replaces it, keeping its pairs (RFC 8445 §7.3.1.3).
     mutating func addResolvedRemote(_ candidate: IceCandidate, address: TransportAddress) {
         if let index = remotes.firstIndex(where: { $0.address == address }) {
             guard remotes[index].candidate.type == .peerReflexive else { return }
@@ -60,7 +59,7 @@ extension IceAgent {
     /// Adds a pair unless it is redundant with one of the same base and remote candidate, in
     /// which case the higher-priority local candidate stays (§6.1.2.4). A new pair is Waiting
     /// when no pair of its foundation is Waiting or In-Progress, Frozen otherwise (§6.1.2.6,
-    /// RFC 8838 §11).
+    /// as RFC 8838 does for trickled pairs).
     @discardableResult
     mutating func addPair(local: LocalCandidate, remote: RemoteCandidate) -> Int? {
         guard let remoteAddress = remote.address, let localAddress = local.candidate.transportAddress,

@@ -13,7 +13,7 @@ extension IceAgent {
         !remotes.isEmpty || !pairs.isEmpty || (remoteCredentials != nil && remoteCandidatesEnded)
     }
 
-    /// Without end-of-candidates, when an idle checklist with nothing valid gives up (RFC 8838 §8).
+    /// Without end-of-candidates, when an idle checklist with nothing valid gives up.
     var failureDeadline: NIODeadline? {
         guard selection == nil, !consentExpired, connectionState != .failed, hasStarted, !hasPendingWork,
             !pairs.contains(where: { $0.state == .succeeded })

@@ -18,8 +18,9 @@ struct SimulatedPeer: Sendable {
     var answersHostnames = true
     /// Names this peer was asked to resolve.
     var resolutionRequests: [String] = []
-    /// Every datagram this peer's agent sent.
+    /// Every datagram this peer's agent sent, and when (simulated ms).
     var transmitted: [IceTransmit] = []
+    var transmittedAt: [Int64] = []
 
     var states: [IceConnectionState] {
         events.compactMap { if case .connectionStateChanged(let state) = $0.event { state } else { nil } }
@@ -150,6 +151,7 @@ struct IceTestHarness: Sendable {
                 while let transmit = peer.agent.pollTransmit() {
                     progressed = true
                     peer.transmitted.append(transmit)
+                    peer.transmittedAt.append(now)
                     if let source = peer.bases[transmit.base] {
                         network.send(from: source, to: transmit.destination, bytes: transmit.bytes, now: at(now))
                     }
