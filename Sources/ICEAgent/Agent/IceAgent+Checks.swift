@@ -76,9 +76,11 @@ extension IceAgent {
     }
 
     mutating func startCheck(pairID: Int, now: NIODeadline) {
-        guard let index = pairIndex(pairID), let credentials = remoteCredentials,
-            let local = local(pairs[index].localID)
-        else { return }
+        guard let index = pairIndex(pairID), let credentials = remoteCredentials else { return }
+        guard let local = local(pairs[index].localID) else {
+            failPair(pairID)
+            return
+        }
         let pair = pairs[index]
         let (id, bytes, key) = makeCheck(
             local: local.candidate, remote: credentials, localCredentials: localCredentials,
@@ -94,7 +96,7 @@ extension IceAgent {
     }
 
     /// Retransmits due checks with a doubling RTO and fails the pairs of checks that got no
-    /// response after the last transmission (RFC 8489 §6.2.1, RFC 8445 §7.2.5.2).
+    /// response after the last transmission (RFC 8489 §6.2.1, RFC 8445 §7.2.5.2.3).
     mutating func processTransactions(now: NIODeadline) {
         var index = 0
         while index < transactions.count {
@@ -145,7 +147,7 @@ extension IceAgent {
             statistics.fingerprintFailures += 1
             return .rejected(.missingFingerprint)
         }
-        // §7.2.5.2.3 (RFC 8489 §9.1.4): a response must be signed with the same password.
+        // RFC 8489 §9.1.4: a response must be signed with the password of the request.
         guard message.isAuthentic(key: transaction.key) else {
             statistics.integrityFailures += 1
             return .rejected(.badIntegrity)

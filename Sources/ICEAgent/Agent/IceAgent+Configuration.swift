@@ -27,7 +27,7 @@ extension IceAgent {
         /// Consent expires (state `failed`) after this long without one (RFC 7675 §5.1: 30 s).
         public var consentTimeout: TimeAmount
         /// Without end-of-candidates, `failed` once every pair failed and nothing new arrived
-        /// for this long (RFC 8838 §8).
+        /// for this long (RFC 8838 leaves the timing to the agent).
         public var failureGracePeriod: TimeAmount
         /// Remote candidates kept at most (peer-reflexive ones included); more are dropped.
         public var maxRemoteCandidates: Int

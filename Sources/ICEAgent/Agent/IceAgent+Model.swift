@@ -52,7 +52,7 @@ struct CheckTransaction: Sendable {
     var base: IceBaseID
     var destination: TransportAddress
     var bytes: [UInt8]
-    /// The remote password the request was signed with: the response must carry the same (§7.2.5.2.3 of RFC 8445 refers to RFC 8489 §9.1.4).
+    /// The remote password the request was signed with: the response must be signed with it too (RFC 8489 §9.1.4).
     var key: StunKey
     var role: IceRole
     var useCandidate: Bool

@@ -1,20 +1,20 @@
 import NIOCore
 import STUNCore
 
-// Forming, pruning and ordering candidate pairs (RFC 8445 §6.1.2, RFC 8838 §10, §11).
+// Forming, pruning and ordering candidate pairs (RFC 8445 §6.1.2; trickled pairs as RFC 8838 inserts them).
 extension IceAgent {
     func local(_ id: Int) -> LocalCandidate? { locals.first { $0.id == id } }
     func remote(_ id: Int) -> RemoteCandidate? { remotes.first { $0.id == id } }
     func pairIndex(_ id: Int) -> Int? { pairs.firstIndex { $0.id == id } }
 
     /// Adds a remote candidate whose address is known. One with the address of a
-    /// peer-reflexive candidate learnt earlier replaces it, keeping its pairs (RFC 8838 §11.3
-    /// refers to RFC 8445 §7.3.1.3).
+    /// peer-reflexive candidate learnt earlier replaces it, keeping its pairs (RFC 8445 §7.3.1.3).
     mutating func addResolvedRemote(_ candidate: IceCandidate, address: TransportAddress) {
         if let index = remotes.firstIndex(where: { $0.address == address }) {
             guard remotes[index].candidate.type == .peerReflexive else { return }
             remotes[index].candidate = candidate
             recomputePairPriorities()
+            refreshSelection(remoteID: remotes[index].id)
             return
         }
         let id = makeIdentifier()
@@ -59,7 +59,7 @@ extension IceAgent {
     /// Adds a pair unless it is redundant with one of the same base and remote candidate, in
     /// which case the higher-priority local candidate stays (§6.1.2.4). A new pair is Waiting
     /// when no pair of its foundation is Waiting or In-Progress, Frozen otherwise (§6.1.2.6,
-    /// RFC 8838 §11).
+    /// as RFC 8838 does for trickled pairs).
     @discardableResult
     mutating func addPair(local: LocalCandidate, remote: RemoteCandidate) -> Int? {
         guard let remoteAddress = remote.address, let localAddress = local.candidate.transportAddress,
@@ -93,6 +93,15 @@ extension IceAgent {
             guard let local = local(pairs[index].localID), let remote = remote(pairs[index].remoteID) else { continue }
             pairs[index].priority = pairPriority(local: local.candidate, remote: remote.candidate)
         }
+    }
+
+    /// Re-reports the selected pair when the remote candidate behind it was updated.
+    mutating func refreshSelection(remoteID: Int) {
+        guard let pairID = selection?.pairID, let index = pairIndex(pairID), pairs[index].remoteID == remoteID,
+            let snapshot = snapshot(of: pairs[index]), snapshot != selection?.pair
+        else { return }
+        selection?.pair = snapshot
+        emit(.selectedPairChanged(snapshot))
     }
 
     /// The public view of a pair.

@@ -13,9 +13,11 @@ extension IceAgent {
         !remotes.isEmpty || !pairs.isEmpty || (remoteCredentials != nil && remoteCandidatesEnded)
     }
 
-    /// Without end-of-candidates, when an idle checklist with nothing valid gives up (RFC 8838 §8).
+    /// Without end-of-candidates, when an idle checklist with nothing valid gives up.
     var failureDeadline: NIODeadline? {
-        guard selection == nil, !consentExpired, connectionState != .failed, hasStarted, !hasPendingWork else {
+        guard selection == nil, !consentExpired, connectionState != .failed, hasStarted, !hasPendingWork,
+            !pairs.contains(where: { $0.state == .succeeded })
+        else {
             return nil
         }
         return lastProgressAt + configuration.failureGracePeriod
@@ -30,7 +32,8 @@ extension IceAgent {
             return .connected
         }
         guard hasStarted else { return connectionState == .new ? .new : .checking }
-        if hasPendingWork { return .checking }
+        // A valid pair waits for nomination (the controlled side) or is being nominated.
+        if hasPendingWork || pairs.contains(where: { $0.state == .succeeded }) { return .checking }
         if (remoteCandidatesEnded && !pairs.isEmpty) || now >= lastProgressAt + configuration.failureGracePeriod {
             return .failed
         }

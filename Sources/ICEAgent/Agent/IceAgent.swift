@@ -102,7 +102,7 @@ public struct IceAgent: Sendable {
     }
 
     /// Sets the peer's ufrag and password (from its offer or answer). Checks can only be sent
-    /// once they are known; checks received before are answered and remembered (RFC 8838 §10).
+    /// once they are known; checks received before are answered and remembered (Trickle ICE, RFC 8838).
     public mutating func setRemoteCredentials(_ credentials: IceCredentials) {
         guard !closed else { return }
         remoteCredentials = credentials
@@ -114,12 +114,17 @@ public struct IceAgent: Sendable {
     ///
     /// A hostname address is not paired until it is resolved: the agent asks with
     /// ``IceEvent/resolveHostname(_:)`` and goes on checking the other candidates meanwhile.
-    /// TCP candidates and candidates of another component are ignored.
+    /// TCP candidates, port 0, candidates of another component and candidates whose `ufrag`
+    /// extension names other remote credentials than the current ones (an earlier ICE
+    /// generation; trickled candidates carry it for this, RFC 8838) are ignored.
     public mutating func addRemoteCandidate(_ candidate: IceCandidate, now: NIODeadline) {
         advance(to: now)
         guard !closed, candidate.component == configuration.component, candidate.transport == .udp,
-            remotes.count < configuration.maxRemoteCandidates
+            candidate.port != 0, remotes.count < configuration.maxRemoteCandidates
         else { return }
+        if let ufrag = candidate.usernameFragment, let current = remoteCredentials?.usernameFragment, ufrag != current {
+            return
+        }
         lastProgressAt = now
         switch candidate.address {
         case .ip(let ip):
@@ -134,7 +139,7 @@ public struct IceAgent: Sendable {
         drive(now: now)
     }
 
-    /// The peer signalled that it has no more candidates (RFC 8838 §8.2). From now on the
+    /// The peer signalled that it has no more candidates (RFC 8838 end-of-candidates). From now on the
     /// agent fails as soon as every pair failed.
     public mutating func endOfRemoteCandidates() {
         guard !closed else { return }
@@ -207,6 +212,8 @@ public struct IceAgent: Sendable {
     /// pairs and checks are flushed, and checks naming the old ufrag are refused. The selected
     /// pair stays in use (with consent checked on it) until the new checks nominate one.
     /// Local host and relay candidates are kept; add new ones if gathering runs again.
+    /// Call it whichever side restarts: a peer's new ufrag and password in a re-offer mean the
+    /// local side restarts too (RFC 8445 §9).
     public mutating func restart(localCredentials: IceCredentials, now: NIODeadline) {
         advance(to: now)
         guard !closed else { return }
@@ -276,6 +283,11 @@ public struct IceAgent: Sendable {
 
     mutating func setState(_ state: IceConnectionState) {
         guard state != connectionState else { return }
+        // RTCIceConnectionState passes through `connected` on its way to `completed`.
+        if state == .completed, connectionState != .connected {
+            connectionState = .connected
+            eventQueue.append(.connectionStateChanged(.connected))
+        }
         connectionState = state
         eventQueue.append(.connectionStateChanged(state))
     }

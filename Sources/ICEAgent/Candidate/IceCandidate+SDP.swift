@@ -12,7 +12,7 @@ extension IceCandidate {
     /// - Throws: ``IceCandidateParseError`` naming the field and its offset.
     public init(sdp text: some StringProtocol) throws(IceCandidateParseError) {
         var line = Substring(text)
-        while let last = line.last, last == "\r" || last == "\n" || last == " " { line = line.dropLast() }
+        while let last = line.last, last.isNewline || last == " " { line = line.dropLast() }
         var offset = 0
         if line.hasPrefix("a=") {
             line = line.dropFirst(2)

@@ -85,7 +85,7 @@ public struct IceCandidate: Hashable, Sendable, CustomStringConvertible {
         address.ip.map { TransportAddress(ip: $0, port: port) }
     }
 
-    /// The `ufrag` extension (Chromium and RFC 8840 trickle), if present.
+    /// The `ufrag` extension (Chromium's trickled candidates carry it), if present.
     public var usernameFragment: String? { extensions.first { $0.name == "ufrag" }?.value }
 
     /// The local preference packed into ``priority`` (bits 8–23).
