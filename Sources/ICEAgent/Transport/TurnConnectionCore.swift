@@ -215,7 +215,12 @@ final class TurnConnectionCore: @unchecked Sendable {
             finish(error: error)
         case .closed:
             finish(error: TurnError(.closed, detail: "the connection was closed"))
-        case .data, .refreshed:
+        case .data(let peer, let bytes):
+            if let onData = configuration.onData {
+                onData(peer, bytes)
+                return
+            }
+        case .refreshed:
             break
         }
         events.yield(event)

@@ -12,6 +12,8 @@ final class CoturnServer: @unchecked Sendable {
         var user = "u"
         var password = "p"
         var realm = "r"
+        /// Listening and relay address: 127.0.0.1 or ::1.
+        var host = "127.0.0.1"
         /// Caps every allocation's lifetime (`--max-allocate-lifetime`; coturn 4.6.1 grants this
         /// even when the client asks for less or nothing).
         var maxAllocateLifetime: Int?
@@ -46,10 +48,10 @@ final class CoturnServer: @unchecked Sendable {
         self.options = options
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("coturn-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try await Self.freePort()
+        port = try await Self.freePort(host: options.host)
         var arguments = [
             "-n", "--no-cli", "--lt-cred-mech", "--user", "\(options.user):\(options.password)", "--realm", options.realm,
-            "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--allow-loopback-peers",
+            "--listening-ip", options.host, "--relay-ip", options.host, "--allow-loopback-peers",
             "--listening-port", "\(port)", "--no-dtls", "--no-rfc5780",
             "--userdb", directory.appendingPathComponent("turndb").path,
             "--pidfile", directory.appendingPathComponent("turnserver.pid").path,
@@ -61,7 +63,7 @@ final class CoturnServer: @unchecked Sendable {
         if let value = options.channelLifetime { arguments.append("--channel-lifetime=\(value)") }
         if let value = options.staleNonce { arguments.append("--stale-nonce=\(value)") }
         if options.tls {
-            let tlsPort = try await Self.freePort()
+            let tlsPort = try await Self.freePort(host: options.host)
             let certificate = directory.appendingPathComponent("cert.pem").path
             let key = directory.appendingPathComponent("key.pem").path
             try Self.makeCertificate(certificate: certificate, key: key)
@@ -80,8 +82,8 @@ final class CoturnServer: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         do {
-            try await Self.waitForListener(port: port)
-            if let tlsPort { try await Self.waitForListener(port: tlsPort) }
+            try await Self.waitForListener(host: options.host, port: port)
+            if let tlsPort { try await Self.waitForListener(host: options.host, port: tlsPort) }
         } catch {
             stop()
             throw error
@@ -102,12 +104,12 @@ final class CoturnServer: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("turnserver.log"), encoding: .utf8)) ?? ""
     }
 
-    /// A port free for both TCP and UDP on 127.0.0.1.
-    static func freePort() async throws -> Int {
+    /// A port free for both TCP and UDP on `host`.
+    static func freePort(host: String) async throws -> Int {
         for _ in 0..<20 {
-            let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: host, port: 0).get()
             let port = tcp.localAddress!.port!
-            let udp = try? await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get()
+            let udp = try? await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: host, port: port).get()
             try await tcp.close()
             if let udp {
                 try await udp.close()
@@ -117,7 +119,7 @@ final class CoturnServer: @unchecked Sendable {
         throw CoturnError("no port free for both TCP and UDP")
     }
 
-    /// A self-signed P-256 certificate for 127.0.0.1 and localhost, made with the openssl CLI.
+    /// A self-signed P-256 certificate for 127.0.0.1, ::1 and localhost, made with the openssl CLI.
     static func makeCertificate(certificate: String, key: String) throws {
         let openssl = try #require(which("openssl"), "the openssl CLI is not installed (apt-get install openssl)")
         let process = Process()
@@ -125,7 +127,7 @@ final class CoturnServer: @unchecked Sendable {
         process.arguments = [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -135,11 +137,11 @@ final class CoturnServer: @unchecked Sendable {
     }
 
     /// Polls a TCP connect until coturn accepts (up to 10 s).
-    static func waitForListener(port: Int) async throws {
+    static func waitForListener(host: String, port: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(200)).connect(host: "127.0.0.1", port: port).get()
+                .connectTimeout(.milliseconds(200)).connect(host: host, port: port).get()
             {
                 try? await channel.close()
                 return

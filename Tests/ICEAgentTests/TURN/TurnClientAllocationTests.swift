@@ -18,6 +18,16 @@ struct TurnClientAllocationTests {
         #expect(client.state == .allocating)
     }
 
+    @Test func anIPv6RelayIsAskedForWithRequestedAddressFamily() throws {
+        var configuration = server.configuration()
+        configuration.requestedAddressFamily = .ipv6
+        var client = TurnClient(configuration: configuration)
+        client.allocate(now: t0)
+        let request = try server.request(client.pollTransmit())
+        #expect(request.first(.requestedAddressFamily) == .requestedAddressFamily(.ipv6))
+        #expect(request.first(.lifetime) == nil)
+    }
+
     @Test func a401ChallengeLeadsToASignedAllocateAndTheRelayedAndMappedAddresses() throws {
         var client = TurnClient(configuration: server.configuration())
         client.allocate(now: t0)

@@ -10,10 +10,11 @@ import Testing
 /// fake servers that answer garbage or nothing.
 @Suite(.serialized) struct TurnCoturnInteropTests {
     static func configuration(for coturn: CoturnServer, transport: String, password: String = "p") throws -> TurnConnection.Configuration {
+        let host = coturn.options.host.contains(":") ? "[\(coturn.options.host)]" : coturn.options.host
         let url =
             switch transport {
-            case "tls": "turns:127.0.0.1:\(coturn.tlsPort!)"
-            default: "turn:127.0.0.1:\(coturn.port)?transport=\(transport)"
+            case "tls": "turns:\(host):\(coturn.tlsPort!)"
+            default: "turn:\(host):\(coturn.port)?transport=\(transport)"
             }
         var configuration = TurnConnection.Configuration(server: try IceServerURL(parsing: url), username: "u", password: password)
         if transport == "tls" {
@@ -31,17 +32,19 @@ import Testing
         return (events, task)
     }
 
-    @Test(arguments: ["udp", "tcp", "tls"])
-    func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String) async throws {
-        let coturn = try await CoturnServer(.init(tls: transport == "tls"))
+    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tls", "::1")])
+    func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String, host: String) async throws {
+        let coturn = try await CoturnServer(.init(host: host, tls: transport == "tls"))
         defer { coturn.stop() }
-        let turn = try await TurnConnection.connect(configuration: try Self.configuration(for: coturn, transport: transport))
+        var configuration = try Self.configuration(for: coturn, transport: transport)
+        if host == "::1" { configuration.client.requestedAddressFamily = .ipv6 }
+        let turn = try await TurnConnection.connect(configuration: configuration)
         let (events, task) = Self.collect(turn)
-        let peer = try await UDPPeer()
+        let peer = try await UDPPeer(host: host)
 
-        #expect(turn.relayedAddress.ip == IPAddress("127.0.0.1"))
+        #expect(turn.relayedAddress.ip == IPAddress(host))
         // The mapped address is this socket as coturn saw it: a server-reflexive candidate.
-        #expect(turn.mappedAddress?.ip == IPAddress("127.0.0.1"))
+        #expect(turn.mappedAddress?.ip == IPAddress(host))
         #expect(turn.mappedAddress?.port == turn.localAddress?.port)
 
         try await turn.createPermission(for: peer.address)
@@ -137,6 +140,36 @@ import Testing
         await lazyTask.value
         await peerA.close()
         await peerB.close()
+    }
+
+    @Test func theDataCallbackGetsWhatPeersSendInsteadOfTheEventStream() async throws {
+        let coturn = try await CoturnServer()
+        defer { coturn.stop() }
+        let received = Collector<(peer: TransportAddress, bytes: [UInt8])>()
+        var configuration = try Self.configuration(for: coturn, transport: "udp")
+        configuration.onData = { peer, bytes in received.append((peer, bytes)) }
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (events, task) = Self.collect(turn)
+        let peer = try await UDPPeer()
+        try await turn.createPermission(for: peer.address)
+        try await peer.send([1, 2, 3], to: turn.relayedAddress)
+        #expect(await received.wait { $0.contains { $0.peer == peer.address && $0.bytes == [1, 2, 3] } })
+        await turn.close()
+        await task.value
+        #expect(!events.snapshot.contains { if case .data = $0 { true } else { false } })
+        #expect(events.snapshot.contains(.permissionCreated(peer.address.ip)))
+        await peer.close()
+    }
+
+    @Test func aPermissionForAPeerOfTheOtherFamilyIsRefusedBeforeAnythingIsSent() async throws {
+        let coturn = try await CoturnServer()
+        defer { coturn.stop() }
+        let turn = try await TurnConnection.connect(configuration: try Self.configuration(for: coturn, transport: "udp"))
+        let (_, task) = Self.collect(turn)
+        await #expect(throws: TurnError.self) { try await turn.createPermission(for: TransportAddress("[::1]:9")!) }
+        await #expect(throws: TurnError.self) { try await turn.bindChannel(to: TransportAddress("[::1]:9")!) }
+        await turn.close()
+        await task.value
     }
 
     @Test(arguments: ["udp", "tcp"])
