@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   libssl-dev   # OpenSSL headers for DTLS
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
+  openssl      # openssl CLI: self-signed certificates for coturn's TLS listener in ICEAgentTests
   python3      # runs the interop tests
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip
