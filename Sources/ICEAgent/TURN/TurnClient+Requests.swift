@@ -279,10 +279,11 @@ extension TurnClient {
             permissions[ip]!.requesting = false
             if first {
                 events.push(.permissionCreated(ip))
-                flushQueue(for: ip, now: now)
             } else {
                 statistics.permissionRefreshes += 1
             }
+            // Data queued while the permission was missing (first time) or had lapsed.
+            flushQueue(for: ip, now: now)
         case .channelBind(let peer):
             guard let channel = channels[peer] else { return }
             let first = channel.expiry == nil
@@ -298,10 +299,8 @@ extension TurnClient {
             } else {
                 statistics.channelRefreshes += 1
             }
-            if newPermission {
-                events.push(.permissionCreated(peer.ip))
-                flushQueue(for: peer.ip, now: now)
-            }
+            if newPermission { events.push(.permissionCreated(peer.ip)) }
+            flushQueue(for: peer.ip, now: now)
         }
     }
 

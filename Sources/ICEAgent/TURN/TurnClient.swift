@@ -193,14 +193,15 @@ public struct TurnClient: Sendable {
     }
 
     /// Over TCP/TLS: the connection ended, and with it the allocation (RFC 8656 §3.1).
-    public mutating func handleConnectionClosed(now: NIODeadline) {
+    /// - Parameter reason: why, for the failure's detail (e.g. a TLS or framing error).
+    public mutating func handleConnectionClosed(now: NIODeadline, reason: String? = nil) {
         switch state {
         case .closing:
             cancelAll()
             state = .closed
             events.push(.closed)
         case .idle, .allocating, .allocated:
-            fail(TurnError(.connectionClosed, detail: "the connection to the TURN server closed"))
+            fail(TurnError(.connectionClosed, detail: "the connection to the TURN server closed" + (reason.map { ": \($0)" } ?? "")))
         case .closed, .failed:
             break
         }

@@ -77,6 +77,12 @@ public final class TurnConnection: Sendable {
         self.localAddress = core.localAddress
     }
 
+    deinit {
+        // Dropped without close(): delete the allocation anyway, so its refreshes stop and the
+        // socket closes.
+        core.onLoop { _ = $0.close() }
+    }
+
     /// Resolves the server's host (NIO's `getaddrinfo` resolver, on its thread pool), opens the
     /// socket or connection and allocates.
     /// - Parameter group: where the socket runs; `MultiThreadedEventLoopGroup.singleton` when nil.

@@ -142,6 +142,27 @@ import Testing
         await peerB.close()
     }
 
+    @Test func aHostNameIsResolvedAndItsCertificateCheckedByName() async throws {
+        // coturn listens on 127.0.0.1 and ::1, so whichever `localhost` resolves to first works.
+        let coturn = try await CoturnServer(.init(extraListeningIPs: ["::1"], tls: true, subjectAltName: "DNS:localhost"))
+        defer { coturn.stop() }
+        var configuration = TurnConnection.Configuration(
+            server: try IceServerURL(parsing: "turns:localhost:\(coturn.tlsPort!)"), username: "u", password: "p")
+        configuration.tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(coturn.certificatePath!))
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (_, task) = Self.collect(turn)
+        #expect(turn.relayedAddress.ip == IPAddress("127.0.0.1"))
+        await turn.close()
+        await task.value
+
+        // The same certificate under another name fails the TLS handshake: a clean failure.
+        var wrongName = configuration
+        wrongName.tlsServerName = "turn.example.net"
+        wrongName.client.transaction = .init(reliableTimeout: .seconds(5))
+        let error = await #expect(throws: TurnError.self) { try await TurnConnection.connect(configuration: wrongName) }
+        #expect(error?.code == .connectionClosed && error?.detail.contains("Hostname") == true, "\(String(describing: error))")
+    }
+
     @Test func theDataCallbackGetsWhatPeersSendInsteadOfTheEventStream() async throws {
         let coturn = try await CoturnServer()
         defer { coturn.stop() }
@@ -226,6 +247,6 @@ import Testing
         let configuration = TurnConnection.Configuration(
             server: try IceServerURL(parsing: "turn:127.0.0.1:\(garbage.port)?transport=tcp"), username: "u", password: "p")
         let error = await #expect(throws: TurnError.self) { try await TurnConnection.connect(configuration: configuration) }
-        #expect(error?.code == .connectionClosed)
+        #expect(error?.code == .connectionClosed && error?.detail.contains("stream.firstByte") == true, "\(String(describing: error))")
     }
 }
