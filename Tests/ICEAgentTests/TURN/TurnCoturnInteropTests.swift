@@ -77,13 +77,14 @@ import Testing
         await peer.close()
     }
 
-    @Test func refreshesKeepAnAllocationItsPermissionsAndItsChannelAliveBeyondTheirLifetimes() async throws {
+    @Test(arguments: ["udp", "tcp"])
+    func refreshesKeepAnAllocationItsPermissionsAndItsChannelAliveBeyondTheirLifetimes(transport: String) async throws {
         // coturn grants 4 s allocations, permissions and channels and a nonce that goes stale
         // after 3 s; the client refreshes each at half-time. A second client that never refreshes
         // its permission shows that without the refreshes the data would stop.
         let coturn = try await CoturnServer(.init(maxAllocateLifetime: 4, permissionLifetime: 4, channelLifetime: 4, staleNonce: 3))
         defer { coturn.stop() }
-        var configuration = try Self.configuration(for: coturn, transport: "udp")
+        var configuration = try Self.configuration(for: coturn, transport: transport)
         // coturn 4.6.1 raises requests under 600 s to 600 before applying its maximum, so ask
         // for more than the maximum to be given the maximum, on Allocate and Refresh alike.
         configuration.client.requestedLifetime = 3600
