@@ -208,7 +208,14 @@ extension TurnClient {
                 return
             }
             credentials?.nonce = nonce
-            if let realm = response.realm { credentials?.realm = realm }
+            if let realm = response.realm, var current = credentials, realm != current.realm {
+                // The key hashes the realm (RFC 8489 §9.2.2): a new realm needs a new key.
+                current.realm = realm
+                current.key = StunKey.longTerm(
+                    username: configuration.username, realm: realm, password: configuration.password,
+                    algorithm: current.algorithm ?? .md5)
+                credentials = current
+            }
             statistics.staleNonceRetries += 1
             retry(request, now: now, staleNonceRetries: request.staleNonceRetries + 1)
         default:
