@@ -195,6 +195,25 @@ import Testing
     }
 
     @Test(arguments: ["udp", "tcp"])
+    func aServerThatDiesLosesTheAllocationWithAFailureEvent(transport: String) async throws {
+        let coturn = try await CoturnServer(.init(maxAllocateLifetime: 4))
+        defer { coturn.stop() }
+        var configuration = try Self.configuration(for: coturn, transport: transport)
+        configuration.client.requestedLifetime = 3600
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (events, task) = Self.collect(turn)
+        coturn.stop()
+        // TCP notices at once (the connection closes); UDP when the 4 s allocation cannot be
+        // refreshed: the Refresh at 2 s goes unanswered until the expiry at 4 s.
+        #expect(await events.wait(timeout: .seconds(8)) { $0.contains { if case .failed = $0 { true } else { false } } })
+        let failure = events.snapshot.compactMap { event -> TurnError? in if case .failed(let error) = event { error } else { nil } }.first
+        let expected: TurnError.Code = transport == "tcp" ? .connectionClosed : .allocationExpired
+        #expect(failure?.code == expected, "\(String(describing: failure))")
+        await task.value
+        await turn.close()
+    }
+
+    @Test(arguments: ["udp", "tcp"])
     func aWrongPasswordIsAFailureNotAHang(transport: String) async throws {
         let coturn = try await CoturnServer()
         defer { coturn.stop() }
