@@ -18,7 +18,7 @@ DEBIAN_PACKAGES=(
   libssl-dev   # OpenSSL headers for DTLS
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
-  openssl      # makes the certificates of the HTTPS interop tests
+  openssl      # openssl CLI: certificates for the HTTPS interop tests and coturn's TLS listener
   python3      # runs the interop tests
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip

@@ -147,10 +147,15 @@ extension TurnClient {
         }
         let code = response.messageClass == .errorResponse ? response.errorCode?.code : nil
         // RFC 8489 §9.2.5: 401 and 438 come without integrity (the server cannot know the key is
-        // right). Any other answer to a signed request must carry a MESSAGE-INTEGRITY(-SHA256)
+        // right). Any other answer to a signed request should carry a MESSAGE-INTEGRITY(-SHA256)
         // that verifies; if not, it is dropped over UDP (the request stays outstanding) and fails
-        // the transaction over TCP/TLS.
-        if request.authenticated, code != 401, code != 438 {
+        // the transaction over TCP/TLS. One exception: an error response with no integrity at
+        // all is taken as the failure it reports. coturn 4.6.1 sends 437 to an Allocate that way,
+        // and waiting 39.5 s for a timeout instead would protect against nothing that an
+        // attacker on the path (the only one who sees the transaction id) cannot do by dropping
+        // packets. A success must always verify; so must an error that carries integrity.
+        let unsignedError = response.messageClass == .errorResponse && !response.hasIntegrity
+        if request.authenticated, code != 401, code != 438, !unsignedError {
             let authentic = credentials.map { response.isAuthentic(key: $0.key) } ?? false
             if !authentic {
                 if configuration.mode == .datagram {
@@ -203,7 +208,14 @@ extension TurnClient {
                 return
             }
             credentials?.nonce = nonce
-            if let realm = response.realm { credentials?.realm = realm }
+            if let realm = response.realm, var current = credentials, realm != current.realm {
+                // The key hashes the realm (RFC 8489 §9.2.2): a new realm needs a new key.
+                current.realm = realm
+                current.key = StunKey.longTerm(
+                    username: configuration.username, realm: realm, password: configuration.password,
+                    algorithm: current.algorithm ?? .md5)
+                credentials = current
+            }
             statistics.staleNonceRetries += 1
             retry(request, now: now, staleNonceRetries: request.staleNonceRetries + 1)
         default:
@@ -274,10 +286,11 @@ extension TurnClient {
             permissions[ip]!.requesting = false
             if first {
                 events.push(.permissionCreated(ip))
-                flushQueue(for: ip, now: now)
             } else {
                 statistics.permissionRefreshes += 1
             }
+            // Data queued while the permission was missing (first time) or had lapsed.
+            flushQueue(for: ip, now: now)
         case .channelBind(let peer):
             guard let channel = channels[peer] else { return }
             let first = channel.expiry == nil
@@ -293,10 +306,8 @@ extension TurnClient {
             } else {
                 statistics.channelRefreshes += 1
             }
-            if newPermission {
-                events.push(.permissionCreated(peer.ip))
-                flushQueue(for: peer.ip, now: now)
-            }
+            if newPermission { events.push(.permissionCreated(peer.ip)) }
+            flushQueue(for: peer.ip, now: now)
         }
     }
 

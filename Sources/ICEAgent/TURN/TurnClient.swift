@@ -66,7 +66,8 @@ public struct TurnClient: Sendable {
 
     // MARK: Commands
 
-    /// Starts the Allocate (RFC 8656 §7.2): REQUESTED-TRANSPORT UDP, first without credentials;
+    /// Starts the Allocate (RFC 8656 §7.2): REQUESTED-TRANSPORT UDP (and LIFETIME and
+    /// REQUESTED-ADDRESS-FAMILY when configured), first without credentials;
     /// the server's 401 supplies REALM and NONCE for the authenticated retry. Does nothing
     /// unless the client is ``State/idle``.
     public mutating func allocate(now: NIODeadline) {
@@ -74,6 +75,7 @@ public struct TurnClient: Sendable {
         state = .allocating
         var attributes: [StunAttribute] = [.requestedTransport(protocolNumber: 17)]
         if let lifetime = configuration.requestedLifetime { attributes.append(.lifetime(seconds: lifetime)) }
+        if let family = configuration.requestedAddressFamily { attributes.append(.requestedAddressFamily(family)) }
         if let software = configuration.software { attributes.append(.software(software)) }
         startRequest(.allocate, method: .allocate, attributes: attributes, now: now)
     }
@@ -191,14 +193,15 @@ public struct TurnClient: Sendable {
     }
 
     /// Over TCP/TLS: the connection ended, and with it the allocation (RFC 8656 §3.1).
-    public mutating func handleConnectionClosed(now: NIODeadline) {
+    /// - Parameter reason: why, for the failure's detail (e.g. a TLS or framing error).
+    public mutating func handleConnectionClosed(now: NIODeadline, reason: String? = nil) {
         switch state {
         case .closing:
             cancelAll()
             state = .closed
             events.push(.closed)
         case .idle, .allocating, .allocated:
-            fail(TurnError(.connectionClosed, detail: "the connection to the TURN server closed"))
+            fail(TurnError(.connectionClosed, detail: "the connection to the TURN server closed" + (reason.map { ": \($0)" } ?? "")))
         case .closed, .failed:
             break
         }

@@ -21,6 +21,9 @@ extension TurnClient {
         /// The LIFETIME to ask for in Allocate and Refresh, in seconds (RFC 8656 §7.2); nil
         /// lets the server choose (its default, 600 s in §7.2).
         public var requestedLifetime: UInt32?
+        /// REQUESTED-ADDRESS-FAMILY for the relayed address (RFC 8656 §7.2, §18.11); nil asks for
+        /// the server's default, IPv4. A server without IPv6 relaying answers 440.
+        public var requestedAddressFamily: AddressFamily?
         /// Refreshes are sent this long before expiry, but never earlier than halfway through
         /// the lifetime (so short lifetimes are refreshed at half-time). RFC 8656 §8 leaves
         /// the moment to the client; 60 s before expiry is what most clients do.
@@ -41,7 +44,7 @@ extension TurnClient {
 
         public init(
             username: String, password: String, mode: Mode = .datagram, requestedLifetime: UInt32? = nil,
-            refreshMargin: TimeAmount = .seconds(60), permissionLifetime: TimeAmount = .seconds(300),
+            requestedAddressFamily: AddressFamily? = nil, refreshMargin: TimeAmount = .seconds(60), permissionLifetime: TimeAmount = .seconds(300),
             channelLifetime: TimeAmount = .seconds(600), transaction: StunClientTransaction.Configuration = .init(),
             maxStaleNonceRetries: Int = 3, maxQueuedPerPeer: Int = 16, software: String? = "pod-arcade"
         ) {
@@ -49,6 +52,7 @@ extension TurnClient {
             self.password = password
             self.mode = mode
             self.requestedLifetime = requestedLifetime
+            self.requestedAddressFamily = requestedAddressFamily
             self.refreshMargin = refreshMargin
             self.permissionLifetime = permissionLifetime
             self.channelLifetime = channelLifetime

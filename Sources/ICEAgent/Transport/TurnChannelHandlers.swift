@@ -43,6 +43,7 @@ final class TurnStreamHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A stream that is not STUN/ChannelData (the framer throws) or a TLS failure cannot be
         // resynchronised: close, which ends the allocation (RFC 8656 §3.1).
+        core.streamFailed(error)
         context.close(promise: nil)
     }
 }

@@ -32,11 +32,16 @@ public final class TurnConnection: Sendable {
         public var tlsServerName: String?
         /// How long a TCP/TLS connect may take.
         public var connectTimeout: TimeAmount
+        /// When set, called on the connection's event loop with each datagram a permitted peer
+        /// sent, instead of yielding `.data` into ``TurnConnection/events``: the hook for an ICE
+        /// agent's receive path, without a hop through a task. It must not block.
+        public var onData: (@Sendable (_ peer: TransportAddress, _ bytes: [UInt8]) -> Void)?
         public var logger: Logger
 
         public init(
             server: IceServerURL, username: String, password: String, tls: TLSConfiguration = .makeClientConfiguration(),
             tlsServerName: String? = nil, connectTimeout: TimeAmount = .seconds(10),
+            onData: (@Sendable (_ peer: TransportAddress, _ bytes: [UInt8]) -> Void)? = nil,
             logger: Logger = Logger(label: "pod-arcade.turn")
         ) {
             self.server = server
@@ -44,6 +49,7 @@ public final class TurnConnection: Sendable {
             self.tls = tls
             self.tlsServerName = tlsServerName
             self.connectTimeout = connectTimeout
+            self.onData = onData
             self.logger = logger
         }
     }
@@ -54,9 +60,11 @@ public final class TurnConnection: Sendable {
     public let mappedAddress: TransportAddress?
     /// The local address of the socket that talks to the server.
     public let localAddress: TransportAddress?
-    /// Everything the client reports after allocation: `.data(from:bytes:)` for each datagram a
-    /// permitted peer sent, permission and channel results, `.failed` when the allocation is
-    /// lost, `.closed` after ``close()``. Finishes after `.failed` or `.closed`.
+    /// Everything the client reports: `.allocated` first, `.data(from:bytes:)` for each datagram
+    /// a permitted peer sent (unless ``Configuration/onData`` takes them), permission and channel
+    /// results, `.failed` when the allocation is lost, `.closed` after ``close()``. Finishes after
+    /// `.failed` or `.closed`. Its buffer is unbounded: keep reading it, or set
+    /// ``Configuration/onData`` for the data.
     public let events: AsyncStream<TurnEvent>
 
     private let core: TurnConnectionCore
@@ -67,6 +75,12 @@ public final class TurnConnection: Sendable {
         self.relayedAddress = relayed
         self.mappedAddress = mapped
         self.localAddress = core.localAddress
+    }
+
+    deinit {
+        // Dropped without close(): delete the allocation anyway, so its refreshes stop and the
+        // socket closes.
+        core.onLoop { _ = $0.close() }
     }
 
     /// Resolves the server's host (NIO's `getaddrinfo` resolver, on its thread pool), opens the

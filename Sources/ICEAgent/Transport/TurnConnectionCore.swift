@@ -18,6 +18,8 @@ final class TurnConnectionCore: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var finished = false
+    /// The first error the stream reported, named when the connection's end fails the allocation.
+    private var streamError: String?
 
     private var allocationWaiter: EventLoopPromise<(relayed: TransportAddress, mapped: TransportAddress?)>?
     private var permissionWaiters: [IPAddress: [EventLoopPromise<Void>]] = [:]
@@ -172,8 +174,14 @@ final class TurnConnectionCore: @unchecked Sendable {
     }
 
     func connectionClosed() {
-        machine.handleConnectionClosed(now: .now())
+        machine.handleConnectionClosed(now: .now(), reason: streamError)
         process()
+    }
+
+    /// The stream failed (TLS, or bytes that are neither STUN nor ChannelData); the handler closes it.
+    func streamFailed(_ error: any Error) {
+        if streamError == nil { streamError = "\(error)" }
+        configuration.logger.debug("TURN connection to \(server) failed: \(error)")
     }
 
     // MARK: Performing outputs
@@ -215,7 +223,12 @@ final class TurnConnectionCore: @unchecked Sendable {
             finish(error: error)
         case .closed:
             finish(error: TurnError(.closed, detail: "the connection was closed"))
-        case .data, .refreshed:
+        case .data(let peer, let bytes):
+            if let onData = configuration.onData {
+                onData(peer, bytes)
+                return
+            }
+        case .refreshed:
             break
         }
         events.yield(event)

@@ -12,6 +12,11 @@ final class CoturnServer: @unchecked Sendable {
         var user = "u"
         var password = "p"
         var realm = "r"
+        /// Listening and relay address: 127.0.0.1 or ::1.
+        var host = "127.0.0.1"
+        /// More listening addresses (on the same ports), e.g. ::1 next to 127.0.0.1 for clients
+        /// that resolve `localhost` to either.
+        var extraListeningIPs: [String] = []
         /// Caps every allocation's lifetime (`--max-allocate-lifetime`; coturn 4.6.1 grants this
         /// even when the client asks for less or nothing).
         var maxAllocateLifetime: Int?
@@ -20,6 +25,9 @@ final class CoturnServer: @unchecked Sendable {
         /// Nonce lifetime in seconds (`--stale-nonce`); requests after it get 438.
         var staleNonce: Int?
         var tls = false
+        /// The certificate's subjectAltName. swift-nio-ssl accepts an IP entry that matches the
+        /// connected address whatever server name was asked for, so name checks need DNS only.
+        var subjectAltName = "IP:127.0.0.1,IP:::1,DNS:localhost"
     }
 
     let options: Options
@@ -46,25 +54,26 @@ final class CoturnServer: @unchecked Sendable {
         self.options = options
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("coturn-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try await Self.freePort()
+        port = try await Self.freePort(hosts: [options.host] + options.extraListeningIPs)
         var arguments = [
             "-n", "--no-cli", "--lt-cred-mech", "--user", "\(options.user):\(options.password)", "--realm", options.realm,
-            "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--allow-loopback-peers",
+            "--listening-ip", options.host, "--relay-ip", options.host, "--allow-loopback-peers",
             "--listening-port", "\(port)", "--no-dtls", "--no-rfc5780",
             "--userdb", directory.appendingPathComponent("turndb").path,
             "--pidfile", directory.appendingPathComponent("turnserver.pid").path,
             "--log-file", directory.appendingPathComponent("turnserver.log").path, "--simple-log", "--no-stdout-log",
         ]
         // coturn 4.6.1 silently ignores these four unless the value is joined with "=".
+        for ip in options.extraListeningIPs { arguments += ["--listening-ip", ip] }
         if let value = options.maxAllocateLifetime { arguments.append("--max-allocate-lifetime=\(value)") }
         if let value = options.permissionLifetime { arguments.append("--permission-lifetime=\(value)") }
         if let value = options.channelLifetime { arguments.append("--channel-lifetime=\(value)") }
         if let value = options.staleNonce { arguments.append("--stale-nonce=\(value)") }
         if options.tls {
-            let tlsPort = try await Self.freePort()
+            let tlsPort = try await Self.freePort(hosts: [options.host] + options.extraListeningIPs)
             let certificate = directory.appendingPathComponent("cert.pem").path
             let key = directory.appendingPathComponent("key.pem").path
-            try Self.makeCertificate(certificate: certificate, key: key)
+            try Self.makeCertificate(certificate: certificate, key: key, subjectAltName: options.subjectAltName)
             arguments += ["--tls-listening-port", "\(tlsPort)", "--cert", certificate, "--pkey", key]
             self.tlsPort = tlsPort
             self.certificatePath = certificate
@@ -80,8 +89,8 @@ final class CoturnServer: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         do {
-            try await Self.waitForListener(port: port)
-            if let tlsPort { try await Self.waitForListener(port: tlsPort) }
+            try await Self.waitForListener(host: options.host, port: port)
+            if let tlsPort { try await Self.waitForListener(host: options.host, port: tlsPort) }
         } catch {
             stop()
             throw error
@@ -102,30 +111,41 @@ final class CoturnServer: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("turnserver.log"), encoding: .utf8)) ?? ""
     }
 
-    /// A port free for both TCP and UDP on 127.0.0.1.
-    static func freePort() async throws -> Int {
+    /// A port free for both TCP and UDP on every one of `hosts`.
+    static func freePort(hosts: [String]) async throws -> Int {
+        let group = MultiThreadedEventLoopGroup.singleton
         for _ in 0..<20 {
-            let tcp = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            let tcp = try await ServerBootstrap(group: group).bind(host: hosts[0], port: 0).get()
             let port = tcp.localAddress!.port!
-            let udp = try? await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get()
-            try await tcp.close()
-            if let udp {
-                try await udp.close()
-                return port
+            var probes: [any Channel] = [tcp]
+            var free = true
+            for host in hosts {
+                if host != hosts[0], let other = try? await ServerBootstrap(group: group).bind(host: host, port: port).get() {
+                    probes.append(other)
+                } else if host != hosts[0] {
+                    free = false
+                }
+                if let udp = try? await DatagramBootstrap(group: group).bind(host: host, port: port).get() {
+                    probes.append(udp)
+                } else {
+                    free = false
+                }
             }
+            for probe in probes { try? await probe.close() }
+            if free { return port }
         }
-        throw CoturnError("no port free for both TCP and UDP")
+        throw CoturnError("no port free for both TCP and UDP on \(hosts)")
     }
 
-    /// A self-signed P-256 certificate for 127.0.0.1 and localhost, made with the openssl CLI.
-    static func makeCertificate(certificate: String, key: String) throws {
+    /// A self-signed P-256 certificate for `subjectAltName`, made with the openssl CLI.
+    static func makeCertificate(certificate: String, key: String, subjectAltName: String) throws {
         let openssl = try #require(which("openssl"), "the openssl CLI is not installed (apt-get install openssl)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: openssl)
         process.arguments = [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-addext", "subjectAltName=\(subjectAltName)",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -135,11 +155,11 @@ final class CoturnServer: @unchecked Sendable {
     }
 
     /// Polls a TCP connect until coturn accepts (up to 10 s).
-    static func waitForListener(port: Int) async throws {
+    static func waitForListener(host: String, port: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(200)).connect(host: "127.0.0.1", port: port).get()
+                .connectTimeout(.milliseconds(200)).connect(host: host, port: port).get()
             {
                 try? await channel.close()
                 return

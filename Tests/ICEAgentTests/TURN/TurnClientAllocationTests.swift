@@ -18,6 +18,16 @@ struct TurnClientAllocationTests {
         #expect(client.state == .allocating)
     }
 
+    @Test func anIPv6RelayIsAskedForWithRequestedAddressFamily() throws {
+        var configuration = server.configuration()
+        configuration.requestedAddressFamily = .ipv6
+        var client = TurnClient(configuration: configuration)
+        client.allocate(now: t0)
+        let request = try server.request(client.pollTransmit())
+        #expect(request.first(.requestedAddressFamily) == .requestedAddressFamily(.ipv6))
+        #expect(request.first(.lifetime) == nil)
+    }
+
     @Test func a401ChallengeLeadsToASignedAllocateAndTheRelayedAndMappedAddresses() throws {
         var client = TurnClient(configuration: server.configuration())
         client.allocate(now: t0)
@@ -122,7 +132,11 @@ struct TurnClientAllocationTests {
         client.handleReceive(
             server.success(second, [.xorRelayedAddress(server.relayed), .lifetime(seconds: 600)], signingKey: forged), now: t0)
         client.handleReceive(server.success(second, [.xorRelayedAddress(server.relayed), .lifetime(seconds: 600)], sign: false), now: t0)
-        client.handleReceive(server.error(second, code: 486, sign: false), now: t0)
+        let forgedError = StunMessage(
+            method: .allocate, messageClass: .errorResponse, transactionID: second.transactionID,
+            attributes: [.errorCode(.allocationQuotaReached)]
+        ).encoded(messageIntegrity: forged, fingerprint: true)
+        client.handleReceive(forgedError, now: t0)
         #expect(client.drainEvents().isEmpty)
         #expect(client.state == .allocating)
         #expect(client.statistics.unauthenticatedDropped == 3)
@@ -133,6 +147,19 @@ struct TurnClientAllocationTests {
         // The authentic answer still completes the allocation.
         client.handleReceive(server.allocated(second), now: t0 + .milliseconds(600))
         #expect(client.drainEvents().count == 1 && client.state == .allocated)
+    }
+
+    @Test func anErrorResponseWithoutAnyIntegrityIsTakenAsTheFailureItReports() throws {
+        // coturn 4.6.1 answers an Allocate on a 5-tuple that already has an allocation with an
+        // unsigned 437.
+        var client = TurnClient(configuration: server.configuration())
+        client.allocate(now: t0)
+        let first = try server.request(client.pollTransmit())
+        client.handleReceive(server.challenge(first), now: t0)
+        let second = try server.request(client.pollTransmit())
+        client.handleReceive(server.error(second, code: 437, sign: false), now: t0)
+        guard case .failed(let error)? = client.pollEvent() else { Issue.record("expected failure"); return }
+        #expect(error.code == .allocationMismatch)
     }
 
     @Test func overUDPOnlyForgedAnswersEndInATimeoutThatSaysSo() throws {

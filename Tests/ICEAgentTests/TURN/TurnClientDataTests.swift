@@ -49,6 +49,19 @@ struct TurnClientDataTests {
         #expect(sent == [.data([1]), .data([2])])
     }
 
+    @Test func dataForALapsedPermissionWaitsForItsRenewalThenGoes() throws {
+        var client = try permittedClient()
+        // No timer ran for 301 s (a suspended host, say): the permission has lapsed.
+        let later = t0 + .seconds(301)
+        try client.send(to: peer, bytes: [4, 2], now: later)
+        let renewal = try server.request(client.pollTransmit())
+        #expect(renewal.method == .createPermission && client.pollTransmit() == nil)
+        client.handleReceive(server.success(renewal), now: later)
+        #expect(client.drainEvents().isEmpty)
+        let indication = try server.request(client.pollTransmit())
+        #expect(indication.method == .send && indication.first(.data) == .data([4, 2]))
+    }
+
     @Test func theQueueBehindAPendingPermissionIsBounded() throws {
         var client = try allocatedClient(server) { $0.maxQueuedPerPeer = 2 }
         for byte in 0..<5 as Range<UInt8> { try client.send(to: peer, bytes: [byte], now: t0) }

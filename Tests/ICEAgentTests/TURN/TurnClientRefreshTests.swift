@@ -50,6 +50,20 @@ struct TurnClientRefreshTests {
         #expect(try server.request(client.pollTransmit()).nonce == "nonce-2")
     }
 
+    @Test func aStaleNonceWithANewRealmChangesTheKey() throws {
+        var client = try allocatedClient(server)
+        client.handleTimeout(now: t0 + .seconds(540))
+        let refresh = try server.request(client.pollTransmit())
+        var moved = server
+        moved.realm = "other.test"
+        client.handleReceive(moved.staleNonce(refresh, newNonce: "nonce-9"), now: t0 + .seconds(540))
+        let retry = try server.request(client.pollTransmit())
+        #expect(retry.realm == "other.test" && retry.nonce == "nonce-9")
+        #expect(retry.isAuthentic(key: moved.key) && !retry.isAuthentic(key: server.key))
+        client.handleReceive(moved.success(retry, [.lifetime(seconds: 600)]), now: t0 + .seconds(540))
+        #expect(client.drainEvents() == [.refreshed(lifetime: 600)])
+    }
+
     @Test func endlessStaleNoncesFailTheRequest() throws {
         var client = try allocatedClient(server)
         client.handleTimeout(now: t0 + .seconds(540))

@@ -10,10 +10,11 @@ import Testing
 /// fake servers that answer garbage or nothing.
 @Suite(.serialized) struct TurnCoturnInteropTests {
     static func configuration(for coturn: CoturnServer, transport: String, password: String = "p") throws -> TurnConnection.Configuration {
+        let host = coturn.options.host.contains(":") ? "[\(coturn.options.host)]" : coturn.options.host
         let url =
             switch transport {
-            case "tls": "turns:127.0.0.1:\(coturn.tlsPort!)"
-            default: "turn:127.0.0.1:\(coturn.port)?transport=\(transport)"
+            case "tls": "turns:\(host):\(coturn.tlsPort!)"
+            default: "turn:\(host):\(coturn.port)?transport=\(transport)"
             }
         var configuration = TurnConnection.Configuration(server: try IceServerURL(parsing: url), username: "u", password: password)
         if transport == "tls" {
@@ -31,17 +32,19 @@ import Testing
         return (events, task)
     }
 
-    @Test(arguments: ["udp", "tcp", "tls"])
-    func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String) async throws {
-        let coturn = try await CoturnServer(.init(tls: transport == "tls"))
+    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tls", "::1")])
+    func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String, host: String) async throws {
+        let coturn = try await CoturnServer(.init(host: host, tls: transport == "tls"))
         defer { coturn.stop() }
-        let turn = try await TurnConnection.connect(configuration: try Self.configuration(for: coturn, transport: transport))
+        var configuration = try Self.configuration(for: coturn, transport: transport)
+        if host == "::1" { configuration.client.requestedAddressFamily = .ipv6 }
+        let turn = try await TurnConnection.connect(configuration: configuration)
         let (events, task) = Self.collect(turn)
-        let peer = try await UDPPeer()
+        let peer = try await UDPPeer(host: host)
 
-        #expect(turn.relayedAddress.ip == IPAddress("127.0.0.1"))
+        #expect(turn.relayedAddress.ip == IPAddress(host))
         // The mapped address is this socket as coturn saw it: a server-reflexive candidate.
-        #expect(turn.mappedAddress?.ip == IPAddress("127.0.0.1"))
+        #expect(turn.mappedAddress?.ip == IPAddress(host))
         #expect(turn.mappedAddress?.port == turn.localAddress?.port)
 
         try await turn.createPermission(for: peer.address)
@@ -74,13 +77,14 @@ import Testing
         await peer.close()
     }
 
-    @Test func refreshesKeepAnAllocationItsPermissionsAndItsChannelAliveBeyondTheirLifetimes() async throws {
+    @Test(arguments: ["udp", "tcp"])
+    func refreshesKeepAnAllocationItsPermissionsAndItsChannelAliveBeyondTheirLifetimes(transport: String) async throws {
         // coturn grants 4 s allocations, permissions and channels and a nonce that goes stale
         // after 3 s; the client refreshes each at half-time. A second client that never refreshes
         // its permission shows that without the refreshes the data would stop.
         let coturn = try await CoturnServer(.init(maxAllocateLifetime: 4, permissionLifetime: 4, channelLifetime: 4, staleNonce: 3))
         defer { coturn.stop() }
-        var configuration = try Self.configuration(for: coturn, transport: "udp")
+        var configuration = try Self.configuration(for: coturn, transport: transport)
         // coturn 4.6.1 raises requests under 600 s to 600 before applying its maximum, so ask
         // for more than the maximum to be given the maximum, on Allocate and Refresh alike.
         configuration.client.requestedLifetime = 3600
@@ -139,6 +143,76 @@ import Testing
         await peerB.close()
     }
 
+    @Test func aHostNameIsResolvedAndItsCertificateCheckedByName() async throws {
+        // coturn listens on 127.0.0.1 and ::1, so whichever `localhost` resolves to first works.
+        let coturn = try await CoturnServer(.init(extraListeningIPs: ["::1"], tls: true, subjectAltName: "DNS:localhost"))
+        defer { coturn.stop() }
+        var configuration = TurnConnection.Configuration(
+            server: try IceServerURL(parsing: "turns:localhost:\(coturn.tlsPort!)"), username: "u", password: "p")
+        configuration.tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(coturn.certificatePath!))
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (_, task) = Self.collect(turn)
+        #expect(turn.relayedAddress.ip == IPAddress("127.0.0.1"))
+        await turn.close()
+        await task.value
+
+        // The same certificate under another name fails the TLS handshake: a clean failure.
+        var wrongName = configuration
+        wrongName.tlsServerName = "turn.example.net"
+        wrongName.client.transaction = .init(reliableTimeout: .seconds(5))
+        let error = await #expect(throws: TurnError.self) { try await TurnConnection.connect(configuration: wrongName) }
+        #expect(error?.code == .connectionClosed && error?.detail.contains("Hostname") == true, "\(String(describing: error))")
+    }
+
+    @Test func theDataCallbackGetsWhatPeersSendInsteadOfTheEventStream() async throws {
+        let coturn = try await CoturnServer()
+        defer { coturn.stop() }
+        let received = Collector<(peer: TransportAddress, bytes: [UInt8])>()
+        var configuration = try Self.configuration(for: coturn, transport: "udp")
+        configuration.onData = { peer, bytes in received.append((peer, bytes)) }
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (events, task) = Self.collect(turn)
+        let peer = try await UDPPeer()
+        try await turn.createPermission(for: peer.address)
+        try await peer.send([1, 2, 3], to: turn.relayedAddress)
+        #expect(await received.wait { $0.contains { $0.peer == peer.address && $0.bytes == [1, 2, 3] } })
+        await turn.close()
+        await task.value
+        #expect(!events.snapshot.contains { if case .data = $0 { true } else { false } })
+        #expect(events.snapshot.contains(.permissionCreated(peer.address.ip)))
+        await peer.close()
+    }
+
+    @Test func aPermissionForAPeerOfTheOtherFamilyIsRefusedBeforeAnythingIsSent() async throws {
+        let coturn = try await CoturnServer()
+        defer { coturn.stop() }
+        let turn = try await TurnConnection.connect(configuration: try Self.configuration(for: coturn, transport: "udp"))
+        let (_, task) = Self.collect(turn)
+        await #expect(throws: TurnError.self) { try await turn.createPermission(for: TransportAddress("[::1]:9")!) }
+        await #expect(throws: TurnError.self) { try await turn.bindChannel(to: TransportAddress("[::1]:9")!) }
+        await turn.close()
+        await task.value
+    }
+
+    @Test(arguments: ["udp", "tcp"])
+    func aServerThatDiesLosesTheAllocationWithAFailureEvent(transport: String) async throws {
+        let coturn = try await CoturnServer(.init(maxAllocateLifetime: 4))
+        defer { coturn.stop() }
+        var configuration = try Self.configuration(for: coturn, transport: transport)
+        configuration.client.requestedLifetime = 3600
+        let turn = try await TurnConnection.connect(configuration: configuration)
+        let (events, task) = Self.collect(turn)
+        coturn.stop()
+        // TCP notices at once (the connection closes); UDP when the 4 s allocation cannot be
+        // refreshed: the Refresh at 2 s goes unanswered until the expiry at 4 s.
+        #expect(await events.wait(timeout: .seconds(8)) { $0.contains { if case .failed = $0 { true } else { false } } })
+        let failure = events.snapshot.compactMap { event -> TurnError? in if case .failed(let error) = event { error } else { nil } }.first
+        let expected: TurnError.Code = transport == "tcp" ? .connectionClosed : .allocationExpired
+        #expect(failure?.code == expected, "\(String(describing: failure))")
+        await task.value
+        await turn.close()
+    }
+
     @Test(arguments: ["udp", "tcp"])
     func aWrongPasswordIsAFailureNotAHang(transport: String) async throws {
         let coturn = try await CoturnServer()
@@ -193,6 +267,6 @@ import Testing
         let configuration = TurnConnection.Configuration(
             server: try IceServerURL(parsing: "turn:127.0.0.1:\(garbage.port)?transport=tcp"), username: "u", password: "p")
         let error = await #expect(throws: TurnError.self) { try await TurnConnection.connect(configuration: configuration) }
-        #expect(error?.code == .connectionClosed)
+        #expect(error?.code == .connectionClosed && error?.detail.contains("stream.firstByte") == true, "\(String(describing: error))")
     }
 }
