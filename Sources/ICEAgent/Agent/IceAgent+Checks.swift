@@ -3,8 +3,8 @@ import STUNCore
 
 // Sending connectivity checks and processing their responses (RFC 8445 §6.1.4, §7.2).
 extension IceAgent {
-    /// Ordinary checks run until a pair is selected (or, after a restart, until a new one is).
-    var ordinaryChecksAllowed: Bool { selection?.pairID == nil }
+    /// Ordinary checks run until a nominated pair is selected (or, after a restart, until a new one is).
+    var ordinaryChecksAllowed: Bool { selection?.pairID == nil || selection?.nominated == false }
 
     /// True when a paced check could go now (credentials known and a pair to check).
     var hasCheckToSend: Bool {

@@ -19,6 +19,12 @@ extension IceAgent {
         /// still being checked, otherwise after this long since the first pair became valid
         /// (regular nomination, RFC 8445 §8.1.1).
         public var nominationDelay: TimeAmount
+        /// Controlled role: use the best valid pair for application data as soon as it is valid,
+        /// before the controlling agent nominates one, and move to the nominated pair when it
+        /// comes (as browsers do; RFC 8445 §12.1 lets an agent send on a valid pair before
+        /// nomination completes). It makes `connected`, and with it DTLS, start one check
+        /// round-trip after the first check instead of after nomination.
+        public var useValidPairBeforeNomination: Bool
         /// Mean interval between consent checks on the selected pair, randomized by 0.8–1.2
         /// (RFC 7675 §5.1: 5 s). They are the keep-alives too (RFC 8445 §11).
         public var consentInterval: TimeAmount
@@ -38,6 +44,7 @@ extension IceAgent {
             role: IceRole = .controlled, component: UInt16 = 1, checkPacing: TimeAmount = .milliseconds(20),
             minimumRTO: TimeAmount = .milliseconds(500), maximumRTO: TimeAmount = .milliseconds(1600),
             checkMaxTransmissions: Int = 7, nominationDelay: TimeAmount = .milliseconds(200),
+            useValidPairBeforeNomination: Bool = true,
             consentInterval: TimeAmount = .seconds(5), disconnectedTimeout: TimeAmount = .seconds(7),
             consentTimeout: TimeAmount = .seconds(30), failureGracePeriod: TimeAmount = .seconds(10),
             maxRemoteCandidates: Int = 64, maxPairs: Int = 100
@@ -49,6 +56,7 @@ extension IceAgent {
             self.maximumRTO = maximumRTO
             self.checkMaxTransmissions = checkMaxTransmissions
             self.nominationDelay = nominationDelay
+            self.useValidPairBeforeNomination = useValidPairBeforeNomination
             self.consentInterval = consentInterval
             self.disconnectedTimeout = disconnectedTimeout
             self.consentTimeout = consentTimeout

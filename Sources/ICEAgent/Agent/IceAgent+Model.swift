@@ -68,6 +68,9 @@ struct Selection: Sendable {
     var pair: IceCandidatePair
     /// The checklist pair behind it; nil after an ICE restart flushed the checklist.
     var pairID: Int?
+    /// False while the pair is only the best valid one (controlled role, before nomination):
+    /// checks go on and the state cannot be `completed`.
+    var nominated: Bool = true
     /// Credentials for consent checks on it (kept across a restart until a new pair is selected).
     var remoteCredentials: IceCredentials
     var localCredentials: IceCredentials

@@ -33,22 +33,40 @@ extension IceAgent {
 
     /// Selects the highest-priority nominated valid pair (§8.1.1) and, on a change, reports it,
     /// stops ordinary checks (§8.1.2: Waiting and Frozen pairs are removed) and starts consent.
+    /// Controlled, with ``Configuration/useValidPairBeforeNomination``, the best valid pair is
+    /// selected provisionally until a nomination arrives (checks go on meanwhile).
     mutating func updateSelection(now: NIODeadline) {
         var best: Int?
         for index in pairs.indices where pairs[index].nominated && pairs[index].state == .succeeded {
             if best == nil || pairs[index].priority > pairs[best!].priority { best = index }
         }
-        guard let best, selection?.pairID != pairs[best].id, let credentials = remoteCredentials,
-            let snapshot = snapshot(of: pairs[best])
-        else { return }
+        var nominated = true
+        if best == nil, role == .controlled, configuration.useValidPairBeforeNomination,
+            selection?.pairID == nil || selection?.nominated == false
+        {
+            best = highestPriorityPair(in: .succeeded)
+            nominated = false
+        }
+        guard let best, let credentials = remoteCredentials, let snapshot = snapshot(of: pairs[best]) else { return }
         let pairID = pairs[best].id
+        if selection?.pairID == pairID {
+            // The provisional pair is now nominated: no pair change, but checks stop (§8.1.2).
+            guard nominated, selection?.nominated == false else { return }
+            selection?.nominated = true
+            pairs.removeAll { $0.state == .frozen || $0.state == .waiting }
+            triggered.removeAll { id in !pairs.contains { $0.id == id } }
+            return
+        }
         let interval = jitteredConsentInterval()
         selection = Selection(
-            pair: snapshot, pairID: pairID, remoteCredentials: credentials, localCredentials: localCredentials,
-            lastResponseAt: pairs[best].lastResponseAt ?? now, nextConsentAt: now + interval)
+            pair: snapshot, pairID: pairID, nominated: nominated, remoteCredentials: credentials,
+            localCredentials: localCredentials, lastResponseAt: pairs[best].lastResponseAt ?? now,
+            nextConsentAt: now + interval)
         transactions.removeAll { $0.isConsent }
-        pairs.removeAll { $0.state == .frozen || $0.state == .waiting }
-        triggered.removeAll { id in !pairs.contains { $0.id == id } }
+        if nominated {
+            pairs.removeAll { $0.state == .frozen || $0.state == .waiting }
+            triggered.removeAll { id in !pairs.contains { $0.id == id } }
+        }
         emit(.selectedPairChanged(snapshot))
     }
 }

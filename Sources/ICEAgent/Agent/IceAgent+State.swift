@@ -28,7 +28,7 @@ extension IceAgent {
         if let selection {
             if now >= selection.lastResponseAt + configuration.disconnectedTimeout { return .disconnected }
             let checking = triggered.isEmpty == false || pairs.contains { $0.state == .waiting || $0.state == .inProgress }
-            if selection.pairID != nil, remoteCandidatesEnded, !checking { return .completed }
+            if selection.pairID != nil, selection.nominated, remoteCandidatesEnded, !checking { return .completed }
             return .connected
         }
         guard hasStarted else { return connectionState == .new ? .new : .checking }
