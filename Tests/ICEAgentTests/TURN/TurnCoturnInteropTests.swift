@@ -32,7 +32,7 @@ import Testing
         return (events, task)
     }
 
-    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tls", "::1")])
+    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tcp", "::1"), ("tls", "::1")])
     func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String, host: String) async throws {
         let coturn = try await CoturnServer(.init(host: host, tls: transport == "tls"))
         defer { coturn.stop() }
