@@ -261,6 +261,21 @@ import Testing
         #expect(error?.code == .timedOut && error?.method == .allocate)
     }
 
+    @Test func cancellingTheConnectingTaskStopsAtOnce() async throws {
+        let silent = try await FakeUDPTurnServer { _ in nil }
+        defer { Task { await silent.close() } }
+        let configuration = TurnConnection.Configuration(
+            server: try IceServerURL(parsing: "turn:127.0.0.1:\(silent.port)"), username: "u", password: "p")
+        let start = ContinuousClock.now
+        let attempt = Task { try await TurnConnection.connect(configuration: configuration) }
+        try await Task.sleep(for: .milliseconds(300))
+        attempt.cancel()
+        let result = await attempt.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        // The default transaction would retransmit for 39.5 s.
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
     @Test func aTCPServerThatAnswersGarbageEndsTheConnectionAndTheAllocation() async throws {
         let garbage = try await FakeTCPTurnServer(reply: Array("\u{FF}this is not STUN".utf8))
         defer { Task { await garbage.close() } }
