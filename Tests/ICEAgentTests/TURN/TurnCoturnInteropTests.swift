@@ -1,7 +1,6 @@
 import Foundation
 import ICEAgent
 import NIOCore
-import NIOPosix
 import NIOSSL
 import STUNCore
 import Testing
