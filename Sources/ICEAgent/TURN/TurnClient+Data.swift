@@ -19,7 +19,7 @@ extension TurnClient {
             return
         }
         if permissions[peer.ip] == nil {
-            permissions[peer.ip] = Permission(peer: peer)
+            permissions[peer.ip] = TurnPermission(peer: peer)
             requestPermission(for: peer.ip, now: now)
         } else if permissions[peer.ip]!.expiry != nil, !permissions[peer.ip]!.requesting {
             // Installed once but expired without a refresh (cannot normally happen: refreshes run

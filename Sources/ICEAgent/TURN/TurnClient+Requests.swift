@@ -2,7 +2,7 @@ import NIOCore
 import STUNCore
 
 /// The long-term credential state learned from the server's 401 (RFC 8489 §9.2.3, §9.2.4).
-struct Credentials: Sendable {
+struct TurnCredentials: Sendable {
     var realm: String
     var nonce: String
     var key: StunKey
@@ -13,7 +13,7 @@ struct Credentials: Sendable {
 }
 
 /// What an outstanding request is for.
-enum RequestPurpose: Hashable, Sendable {
+enum TurnRequestPurpose: Hashable, Sendable {
     case allocate
     case refresh
     case deallocate
@@ -23,8 +23,8 @@ enum RequestPurpose: Hashable, Sendable {
 
 /// One outstanding request: its attributes without authentication, so it can be re-signed with
 /// a new nonce (RFC 8489 §9.2.5), and its retransmission state.
-struct PendingRequest: Sendable {
-    var purpose: RequestPurpose
+struct TurnPendingRequest: Sendable {
+    var purpose: TurnRequestPurpose
     var method: StunMethod
     var attributes: [StunAttribute]
     var transaction: StunClientTransaction
@@ -35,7 +35,7 @@ struct PendingRequest: Sendable {
     var rejectedResponses = 0
 }
 
-struct Allocation: Sendable {
+struct TurnAllocation: Sendable {
     var relayed: TransportAddress
     var mapped: TransportAddress?
     var lifetime: UInt32
@@ -45,7 +45,7 @@ struct Allocation: Sendable {
 }
 
 /// A permission for one peer IP (RFC 8656 §9). `expiry` is nil until the server confirms.
-struct Permission: Sendable {
+struct TurnPermission: Sendable {
     /// The address first used for the IP; CreatePermission carries it in XOR-PEER-ADDRESS.
     var peer: TransportAddress
     var expiry: NIODeadline?
@@ -58,7 +58,7 @@ struct Permission: Sendable {
 }
 
 /// A channel binding (RFC 8656 §12). `expiry` is nil until the server confirms.
-struct ChannelBinding: Sendable {
+struct TurnChannelBinding: Sendable {
     var number: UInt16
     var expiry: NIODeadline?
     var refreshAt: NIODeadline?
@@ -70,7 +70,7 @@ extension TurnClient {
 
     /// Starts a transaction for a new request (RFC 8489 §6.2); signs it when credentials are known.
     mutating func startRequest(
-        _ purpose: RequestPurpose, method: StunMethod, attributes: [StunAttribute], now: NIODeadline,
+        _ purpose: TurnRequestPurpose, method: StunMethod, attributes: [StunAttribute], now: NIODeadline,
         staleNonceRetries: Int = 0, countAsNew: Bool = true
     ) {
         let message = StunMessage(method: method, messageClass: .request, attributes: attributes)
@@ -99,7 +99,7 @@ extension TurnClient {
         transaction.handleTimeout(now: now)
         if let first = transaction.pollTransmit() { emit(first) }
         if countAsNew { statistics.requestsStarted += 1 }
-        pending[message.transactionID] = PendingRequest(
+        pending[message.transactionID] = TurnPendingRequest(
             purpose: purpose, method: method, attributes: attributes, transaction: transaction,
             authenticated: authenticated, staleNonceRetries: staleNonceRetries)
     }
@@ -239,17 +239,17 @@ extension TurnClient {
         }
         let key = StunKey.longTerm(
             username: configuration.username, realm: realm, password: configuration.password, algorithm: chosen ?? .md5)
-        credentials = Credentials(realm: realm, nonce: nonce, key: key, algorithms: algorithms, algorithm: chosen)
+        credentials = TurnCredentials(realm: realm, nonce: nonce, key: key, algorithms: algorithms, algorithm: chosen)
         return true
     }
 
-    mutating func retry(_ request: PendingRequest, now: NIODeadline, staleNonceRetries: Int) {
+    mutating func retry(_ request: TurnPendingRequest, now: NIODeadline, staleNonceRetries: Int) {
         startRequest(
             request.purpose, method: request.method, attributes: request.attributes, now: now,
             staleNonceRetries: staleNonceRetries, countAsNew: false)
     }
 
-    mutating func requestSucceeded(_ request: PendingRequest, _ response: StunMessage, now: NIODeadline) {
+    mutating func requestSucceeded(_ request: TurnPendingRequest, _ response: StunMessage, now: NIODeadline) {
         switch request.purpose {
         case .allocate:
             guard state == .allocating else { return }
@@ -261,7 +261,7 @@ extension TurnClient {
             var lifetime: UInt32 = 600
             if case .lifetime(let seconds)? = response.first(.lifetime) { lifetime = seconds }
             let duration = TimeAmount.seconds(Int64(lifetime))
-            allocation = Allocation(
+            allocation = TurnAllocation(
                 relayed: relayed, mapped: response.xorMappedAddress, lifetime: lifetime, expiry: now + duration,
                 refreshAt: configuration.refreshTime(from: now, lifetime: duration))
             state = .allocated
@@ -298,7 +298,7 @@ extension TurnClient {
             channels[peer]!.refreshAt = configuration.refreshTime(from: now, lifetime: configuration.channelLifetime)
             channels[peer]!.requesting = false
             // RFC 8656 §12.2: a ChannelBind also installs or refreshes the permission for the peer's IP.
-            if permissions[peer.ip] == nil { permissions[peer.ip] = Permission(peer: peer) }
+            if permissions[peer.ip] == nil { permissions[peer.ip] = TurnPermission(peer: peer) }
             let newPermission = permissions[peer.ip]!.expiry == nil
             installPermission(peer.ip, now: now)
             if first {
@@ -316,7 +316,7 @@ extension TurnClient {
         permissions[ip]?.refreshAt = configuration.refreshTime(from: now, lifetime: configuration.permissionLifetime)
     }
 
-    mutating func requestFailed(_ request: PendingRequest, _ error: TurnError, now: NIODeadline) {
+    mutating func requestFailed(_ request: TurnPendingRequest, _ error: TurnError, now: NIODeadline) {
         switch request.purpose {
         case .allocate:
             fail(error)

@@ -50,15 +50,15 @@ public struct TurnClient: Sendable {
     public var lifetime: UInt32? { allocation?.lifetime }
 
     // Internal state, shared with the extensions in the other TurnClient files.
-    var credentials: Credentials?
-    var allocation: Allocation?
-    var pending: [TransactionID: PendingRequest] = [:]
-    var permissions: [IPAddress: Permission] = [:]
-    var channels: [TransportAddress: ChannelBinding] = [:]
+    var credentials: TurnCredentials?
+    var allocation: TurnAllocation?
+    var pending: [TransactionID: TurnPendingRequest] = [:]
+    var permissions: [IPAddress: TurnPermission] = [:]
+    var channels: [TransportAddress: TurnChannelBinding] = [:]
     var channelPeers: [UInt16: TransportAddress] = [:]
     var nextChannelNumber: UInt16 = ChannelData.validChannels.lowerBound
-    var transmits = FIFO<[UInt8]>()
-    var events = FIFO<TurnEvent>()
+    var transmits = TurnFIFO<[UInt8]>()
+    var events = TurnFIFO<TurnEvent>()
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -87,7 +87,7 @@ public struct TurnClient: Sendable {
     public mutating func createPermission(for peer: TransportAddress, now: NIODeadline) throws(TurnError) {
         try checkPeer(peer)
         guard permissions[peer.ip] == nil else { return }
-        permissions[peer.ip] = Permission(peer: peer)
+        permissions[peer.ip] = TurnPermission(peer: peer)
         requestPermission(for: peer.ip, now: now)
     }
 
@@ -106,7 +106,7 @@ public struct TurnClient: Sendable {
         while channelPeers[nextChannelNumber] != nil { advanceChannelNumber() }
         let number = nextChannelNumber
         advanceChannelNumber()
-        channels[peer] = ChannelBinding(number: number)
+        channels[peer] = TurnChannelBinding(number: number)
         channelPeers[number] = peer
         requestChannelBind(peer: peer, now: now)
         return number
@@ -311,7 +311,7 @@ public struct TurnClient: Sendable {
 }
 
 /// A first-in first-out queue that pops in O(1) (amortised) without a dependency on swift-collections.
-struct FIFO<Element: Sendable>: Sendable {
+struct TurnFIFO<Element: Sendable>: Sendable {
     private var items: [Element] = []
     private var head = 0
 

@@ -86,17 +86,25 @@ public final class TurnConnection: Sendable {
     /// Resolves the server's host (NIO's `getaddrinfo` resolver, on its thread pool), opens the
     /// socket or connection and allocates.
     /// - Parameter group: where the socket runs; `MultiThreadedEventLoopGroup.singleton` when nil.
-    /// - Throws: ``TurnError`` when the allocation fails (wrong credentials, no answer, …), or the
-    ///   resolver's, socket's or TLS configuration's error.
+    /// - Throws: ``TurnError`` when the allocation fails (wrong credentials, no answer, …),
+    ///   `CancellationError` when the task is cancelled, or the resolver's, socket's or TLS
+    ///   configuration's error.
     public static func connect(
         configuration: Configuration, group: (any EventLoopGroup)? = nil
     ) async throws -> TurnConnection {
         let group = group ?? MultiThreadedEventLoopGroup.singleton
         let server = try await resolve(configuration.server)
+        try Task.checkCancellation()
         let (stream, continuation) = AsyncStream<TurnEvent>.makeStream()
         let loop = group.next()
         let core = TurnConnectionCore(configuration: configuration, server: server, loop: loop, events: continuation)
-        let allocation = try await core.open().get()
+        // Cancelling the task stops the attempt at once: the socket closes and this throws
+        // CancellationError (instead of waiting for the Allocate to time out).
+        let allocation = try await withTaskCancellationHandler {
+            try await loop.flatSubmit { core.open() }.get()
+        } onCancel: {
+            core.onLoop { $0.cancelOpen() }
+        }
         return TurnConnection(core: core, events: stream, relayed: allocation.relayed, mapped: allocation.mapped)
     }
 

@@ -18,6 +18,8 @@ final class TurnConnectionCore: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var finished = false
+    /// Set when the connecting task was cancelled before the allocation succeeded.
+    private var cancelled = false
     /// The first error the stream reported, named when the connection's end fails the allocation.
     private var streamError: String?
 
@@ -53,7 +55,12 @@ final class TurnConnectionCore: @unchecked Sendable {
 
     /// Opens the socket or connection, then allocates. Fails with the socket's error or a ``TurnError``.
     func open() -> EventLoopFuture<(relayed: TransportAddress, mapped: TransportAddress?)> {
+        loop.preconditionInEventLoop()
         let promise = loop.makePromise(of: (relayed: TransportAddress, mapped: TransportAddress?).self)
+        if cancelled {
+            promise.fail(CancellationError())
+            return promise.futureResult
+        }
         let opened: EventLoopFuture<any Channel>
         switch machine.configuration.mode {
         case .datagram:
@@ -96,6 +103,11 @@ final class TurnConnectionCore: @unchecked Sendable {
         opened.whenComplete { [self] result in
             switch result {
             case .success(let channel):
+                if cancelled {
+                    channel.close(promise: nil)
+                    promise.fail(CancellationError())
+                    return
+                }
                 self.channel = channel
                 localAddress = channel.localAddress.flatMap(TransportAddress.init(turnSocketAddress:))
                 allocationWaiter = promise
@@ -107,6 +119,17 @@ final class TurnConnectionCore: @unchecked Sendable {
             }
         }
         return promise.futureResult
+    }
+
+    /// The connecting task was cancelled: give up the attempt (a no-op once allocated).
+    func cancelOpen() {
+        loop.preconditionInEventLoop()
+        guard allocationWaiter != nil || channel == nil else { return }
+        cancelled = true
+        if allocationWaiter != nil {
+            machine.close(now: .now())
+            process()
+        }
     }
 
     // MARK: Requests (on the loop)
@@ -240,7 +263,7 @@ final class TurnConnectionCore: @unchecked Sendable {
     private func finish(error: TurnError) {
         guard !finished else { return }
         finished = true
-        allocationWaiter?.fail(error)
+        allocationWaiter?.fail(cancelled ? CancellationError() : error)
         allocationWaiter = nil
         for waiter in permissionWaiters.values.joined() { waiter.fail(error) }
         permissionWaiters.removeAll()

@@ -70,7 +70,7 @@ struct ScriptedTurnServer {
 }
 
 /// A fixed starting instant for simulated time.
-let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
+let turnT0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
 extension TurnClient {
     /// All pending events.
@@ -88,19 +88,19 @@ extension TurnClient {
     }
 }
 
-/// A client that went through 401 and is allocated at `t0`; events and transmits drained.
-func allocatedClient(
+/// A client that went through 401 and is allocated at `turnT0`; events and transmits drained.
+func allocatedTurnClient(
     _ server: ScriptedTurnServer, mode: TurnClient.Mode = .datagram, lifetime: UInt32 = 600,
     configure: (inout TurnClient.Configuration) -> Void = { _ in }
 ) throws -> TurnClient {
     var configuration = server.configuration(mode: mode)
     configure(&configuration)
     var client = TurnClient(configuration: configuration)
-    client.allocate(now: t0)
+    client.allocate(now: turnT0)
     let first = try server.request(client.pollTransmit())
-    client.handleReceive(server.challenge(first), now: t0)
+    client.handleReceive(server.challenge(first), now: turnT0)
     let second = try server.request(client.pollTransmit())
-    client.handleReceive(server.allocated(second, lifetime: lifetime), now: t0)
+    client.handleReceive(server.allocated(second, lifetime: lifetime), now: turnT0)
     let events = client.drainEvents()
     try #require(events == [.allocated(relayed: server.relayed, mapped: server.mapped, lifetime: lifetime)])
     #expect(client.pollTransmit() == nil)

@@ -9,22 +9,22 @@ struct TurnClientPropertyTests {
 
     @Test(arguments: 0..<8 as Range<UInt64>)
     func randomInputCallsAndTimeKeepTheClientConsistent(seed: UInt64) throws {
-        var generator = SplitMix64(seed: 0x5455_524E_0000 + seed)
+        var generator = TurnTestRandom(seed: 0x5455_524E_0000 + seed)
         func random(_ bound: Int) -> Int { Int(generator.next() % UInt64(bound)) }
         let peers = [
             TransportAddress("203.0.113.5:6000")!, TransportAddress("203.0.113.5:6001")!,
             TransportAddress("203.0.113.9:7000")!, TransportAddress("198.51.100.1:1")!,
         ]
         let mode: TurnClient.Mode = seed % 2 == 0 ? .datagram : .stream
-        var client = try allocatedClient(server, lifetime: UInt32(60 + random(600))) { $0.mode = mode }
-        var now = t0
+        var client = try allocatedTurnClient(server, lifetime: UInt32(60 + random(600))) { $0.mode = mode }
+        var now = turnT0
         var requests: [StunMessage] = []
         var finished = false
 
         for _ in 0..<1500 {
             if finished {
                 // Start over with a fresh allocation, so every seed spends most steps allocated.
-                client = try allocatedClient(server, lifetime: UInt32(60 + random(600))) { $0.mode = mode }
+                client = try allocatedTurnClient(server, lifetime: UInt32(60 + random(600))) { $0.mode = mode }
                 requests = []
                 finished = false
             }

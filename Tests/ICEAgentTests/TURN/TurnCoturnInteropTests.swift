@@ -1,7 +1,6 @@
 import Foundation
 import ICEAgent
 import NIOCore
-import NIOPosix
 import NIOSSL
 import STUNCore
 import Testing
@@ -26,13 +25,13 @@ import Testing
     }
 
     /// Collects a connection's events in the background.
-    static func collect(_ turn: TurnConnection) -> (Collector<TurnEvent>, Task<Void, Never>) {
-        let events = Collector<TurnEvent>()
+    static func collect(_ turn: TurnConnection) -> (TurnTestCollector<TurnEvent>, Task<Void, Never>) {
+        let events = TurnTestCollector<TurnEvent>()
         let task = Task { for await event in turn.events { events.append(event) } }
         return (events, task)
     }
 
-    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tls", "::1")])
+    @Test(arguments: [("udp", "127.0.0.1"), ("tcp", "127.0.0.1"), ("tls", "127.0.0.1"), ("udp", "::1"), ("tcp", "::1"), ("tls", "::1")])
     func datagramsCrossCoturnBothWaysBySendIndicationAndByChannel(transport: String, host: String) async throws {
         let coturn = try await CoturnServer(.init(host: host, tls: transport == "tls"))
         defer { coturn.stop() }
@@ -40,7 +39,7 @@ import Testing
         if host == "::1" { configuration.client.requestedAddressFamily = .ipv6 }
         let turn = try await TurnConnection.connect(configuration: configuration)
         let (events, task) = Self.collect(turn)
-        let peer = try await UDPPeer(host: host)
+        let peer = try await LoopbackUDPPeer(host: host)
 
         #expect(turn.relayedAddress.ip == IPAddress(host))
         // The mapped address is this socket as coturn saw it: a server-reflexive candidate.
@@ -101,8 +100,8 @@ import Testing
 
         // Peer A is reached through a permission only, peer B through a channel; they have
         // different IPs, because permissions are per IP (RFC 8656 §9).
-        let peerA = try await UDPPeer(host: "127.0.0.1")
-        let peerB = try await UDPPeer(host: "127.0.0.2")
+        let peerA = try await LoopbackUDPPeer(host: "127.0.0.1")
+        let peerB = try await LoopbackUDPPeer(host: "127.0.0.2")
         try await turn.createPermission(for: peerA.address)
         try await turn.bindChannel(to: peerB.address)
         try await lazy.createPermission(for: peerA.address)
@@ -167,12 +166,12 @@ import Testing
     @Test func theDataCallbackGetsWhatPeersSendInsteadOfTheEventStream() async throws {
         let coturn = try await CoturnServer()
         defer { coturn.stop() }
-        let received = Collector<(peer: TransportAddress, bytes: [UInt8])>()
+        let received = TurnTestCollector<(peer: TransportAddress, bytes: [UInt8])>()
         var configuration = try Self.configuration(for: coturn, transport: "udp")
         configuration.onData = { peer, bytes in received.append((peer, bytes)) }
         let turn = try await TurnConnection.connect(configuration: configuration)
         let (events, task) = Self.collect(turn)
-        let peer = try await UDPPeer()
+        let peer = try await LoopbackUDPPeer()
         try await turn.createPermission(for: peer.address)
         try await peer.send([1, 2, 3], to: turn.relayedAddress)
         #expect(await received.wait { $0.contains { $0.peer == peer.address && $0.bytes == [1, 2, 3] } })
@@ -224,8 +223,8 @@ import Testing
     }
 
     @Test func aUDPServerThatAnswersGarbageFailsWithATimeout() async throws {
-        let garbage = try await FakeUDPServer { request in
-            var generator = SplitMix64(seed: UInt64(request.count))
+        let garbage = try await FakeUDPTurnServer { request in
+            var generator = TurnTestRandom(seed: UInt64(request.count))
             return [0xFF] + (0..<40).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         }
         defer { Task { await garbage.close() } }
@@ -240,7 +239,7 @@ import Testing
 
     @Test func aUDPServerThatAnswersWithAnUnusableAllocateSuccessFailsCleanly() async throws {
         // Valid STUN, right transaction, but no XOR-RELAYED-ADDRESS.
-        let server = try await FakeUDPServer { request in
+        let server = try await FakeUDPTurnServer { request in
             guard let message = try? StunMessage(decoding: request) else { return nil }
             return StunMessage(method: message.method, messageClass: .successResponse, transactionID: message.transactionID).encoded()
         }
@@ -252,7 +251,7 @@ import Testing
     }
 
     @Test func aUDPServerThatNeverAnswersFailsWithATimeout() async throws {
-        let silent = try await FakeUDPServer { _ in nil }
+        let silent = try await FakeUDPTurnServer { _ in nil }
         defer { Task { await silent.close() } }
         var configuration = TurnConnection.Configuration(
             server: try IceServerURL(parsing: "turn:127.0.0.1:\(silent.port)"), username: "u", password: "p")
@@ -261,8 +260,23 @@ import Testing
         #expect(error?.code == .timedOut && error?.method == .allocate)
     }
 
+    @Test func cancellingTheConnectingTaskStopsAtOnce() async throws {
+        let silent = try await FakeUDPTurnServer { _ in nil }
+        defer { Task { await silent.close() } }
+        let configuration = TurnConnection.Configuration(
+            server: try IceServerURL(parsing: "turn:127.0.0.1:\(silent.port)"), username: "u", password: "p")
+        let start = ContinuousClock.now
+        let attempt = Task { try await TurnConnection.connect(configuration: configuration) }
+        try await Task.sleep(for: .milliseconds(300))
+        attempt.cancel()
+        let result = await attempt.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        // The default transaction would retransmit for 39.5 s.
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
     @Test func aTCPServerThatAnswersGarbageEndsTheConnectionAndTheAllocation() async throws {
-        let garbage = try await FakeTCPServer(reply: Array("\u{FF}this is not STUN".utf8))
+        let garbage = try await FakeTCPTurnServer(reply: Array("\u{FF}this is not STUN".utf8))
         defer { Task { await garbage.close() } }
         let configuration = TurnConnection.Configuration(
             server: try IceServerURL(parsing: "turn:127.0.0.1:\(garbage.port)?transport=tcp"), username: "u", password: "p")

@@ -5,7 +5,7 @@ import STUNCore
 import Synchronization
 
 /// Things that arrived, for tests to wait on (polling every 10 ms, never longer than a timeout).
-final class Collector<Item: Sendable>: Sendable {
+final class TurnTestCollector<Item: Sendable>: Sendable {
     private let items = Mutex<[Item]>([])
 
     func append(_ item: Item) { items.withLock { $0.append(item) } }
@@ -25,11 +25,11 @@ final class Collector<Item: Sendable>: Sendable {
 }
 
 /// A plain UDP socket on loopback: the peer on the far side of the relay.
-final class UDPPeer: Sendable {
+final class LoopbackUDPPeer: Sendable {
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        let received: Collector<(from: SocketAddress, bytes: [UInt8])>
-        init(received: Collector<(from: SocketAddress, bytes: [UInt8])>) { self.received = received }
+        let received: TurnTestCollector<(from: SocketAddress, bytes: [UInt8])>
+        init(received: TurnTestCollector<(from: SocketAddress, bytes: [UInt8])>) { self.received = received }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
             received.append((envelope.remoteAddress, Array(envelope.data.readableBytesView)))
@@ -38,11 +38,11 @@ final class UDPPeer: Sendable {
 
     let channel: any Channel
     let address: TransportAddress
-    let received: Collector<(from: SocketAddress, bytes: [UInt8])>
+    let received: TurnTestCollector<(from: SocketAddress, bytes: [UInt8])>
 
     /// Binds a UDP socket on `host` (any address in 127.0.0.0/8 works on Linux loopback).
     init(host: String = "127.0.0.1") async throws {
-        let received = Collector<(from: SocketAddress, bytes: [UInt8])>()
+        let received = TurnTestCollector<(from: SocketAddress, bytes: [UInt8])>()
         self.received = received
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -70,7 +70,7 @@ final class UDPPeer: Sendable {
 }
 
 /// A UDP "server" that answers every datagram with `answer(datagram)` (or not at all when nil).
-final class FakeUDPServer: Sendable {
+final class FakeUDPTurnServer: Sendable {
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -102,7 +102,7 @@ final class FakeUDPServer: Sendable {
 }
 
 /// A TCP "server" that answers whatever it reads with fixed bytes.
-final class FakeTCPServer: Sendable {
+final class FakeTCPTurnServer: Sendable {
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
