@@ -156,7 +156,17 @@ extension IceTransport {
     /// XOR-MAPPED-ADDRESS) join when the allocation succeeds.
     func startRelay(url: IceServerURL, username: String, password: String) {
         relaysPending += 1
+        let id = newBaseID()
         var turnConfiguration = TurnConnection.Configuration(server: url, username: username, password: password)
+        // Relayed datagrams come straight to the agent on the event loop (no stream hop).
+        turnConfiguration.onData = { [weak self] peer, bytes in
+            guard let self else { return }
+            if self.eventLoop.inEventLoop {
+                self.receive(ByteBuffer(bytes: bytes), from: peer, on: id)
+            } else {
+                self.eventLoop.execute { self.receive(ByteBuffer(bytes: bytes), from: peer, on: id) }
+            }
+        }
         if !configuration.verifyTURNCertificates { turnConfiguration.tls.certificateVerification = .none }
         let loop = eventLoop
         let timeout = configuration.relayGatheringTimeout
@@ -188,7 +198,7 @@ extension IceTransport {
                     if self.closed {
                         Task { await turn.close() }
                     } else {
-                        self.adoptRelay(turn, server: url)
+                        self.adoptRelay(turn, server: url, id: id)
                     }
                 case .failure(let error):
                     self.eventsContinuation.yield(.serverFailed(server: url.description, reason: "\(error)"))
@@ -198,8 +208,7 @@ extension IceTransport {
         }
     }
 
-    func adoptRelay(_ turn: TurnConnection, server url: IceServerURL) {
-        let id = newBaseID()
+    func adoptRelay(_ turn: TurnConnection, server url: IceServerURL, id: IceBaseID) {
         bases[id] = .relay(turn, relayed: turn.relayedAddress)
         let serverIP: IPAddress? = if case .ip(let ip) = url.host { ip } else { nil }
         let transportPreference: UInt16 = url.transport == .udp ? 2 : (url.scheme.isSecure ? 0 : 1)
@@ -211,8 +220,6 @@ extension IceTransport {
         Task {
             for await event in turn.events {
                 switch event {
-                case .data(let from, let bytes):
-                    loop(event: from, bytes: bytes, base: id)
                 case .failed(let error):
                     self.eventLoop.execute {
                         self.eventsContinuation.yield(.serverFailed(server: url.description, reason: "relay lost: \(error)"))
@@ -222,10 +229,6 @@ extension IceTransport {
                 }
             }
         }
-    }
-
-    private func loop(event from: TransportAddress, bytes: [UInt8], base: IceBaseID) {
-        eventLoop.execute { self.receive(ByteBuffer(bytes: bytes), from: from, on: base) }
     }
 
     /// Adds a local candidate to the agent and announces it.

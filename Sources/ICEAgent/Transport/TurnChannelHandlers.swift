@@ -12,7 +12,7 @@ final class TurnDatagramHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard TransportAddress(turnSocketAddress: envelope.remoteAddress) == TransportAddress(turnSocketAddress: core.server)
+        guard TransportAddress(envelope.remoteAddress) == TransportAddress(core.server)
         else { return }
         core.received(Array(envelope.data.readableBytesView))
     }
@@ -45,21 +45,5 @@ final class TurnStreamHandler: ChannelInboundHandler {
         // resynchronised: close, which ends the allocation (RFC 8656 §3.1).
         core.streamFailed(error)
         context.close(promise: nil)
-    }
-}
-
-extension TransportAddress {
-    /// The transport address of an IP socket address (IPv4-mapped IPv6 becomes IPv4); nil for Unix sockets.
-    init?(turnSocketAddress address: SocketAddress) {
-        switch address {
-        case .v4(let v4):
-            self.init(ip: .v4(UInt32(bigEndian: v4.address.sin_addr.s_addr)), port: UInt16(bigEndian: v4.address.sin_port))
-        case .v6(let v6):
-            var storage = v6.address.sin6_addr
-            guard let ip = IPAddress(bytes: withUnsafeBytes(of: &storage) { Array($0) }) else { return nil }
-            self.init(ip: ip.unmappedIPv4 ?? ip, port: UInt16(bigEndian: v6.address.sin6_port))
-        case .unixDomainSocket:
-            return nil
-        }
     }
 }

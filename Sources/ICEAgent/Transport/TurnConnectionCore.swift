@@ -109,7 +109,7 @@ final class TurnConnectionCore: @unchecked Sendable {
                     return
                 }
                 self.channel = channel
-                localAddress = channel.localAddress.flatMap(TransportAddress.init(turnSocketAddress:))
+                localAddress = channel.localAddress.flatMap { TransportAddress($0) }
                 allocationWaiter = promise
                 machine.allocate(now: .now())
                 process()
