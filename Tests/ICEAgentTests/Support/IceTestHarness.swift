@@ -43,6 +43,18 @@ struct SimulatedPeer: Sendable {
         agent.addLocalCandidate(candidate, base: base)
     }
 
+    /// Adds a relayed candidate on a base of its own (to the agent a relay is just another base;
+    /// here its address is simply reachable, as if the TURN server forwarded it).
+    mutating func addRelay(_ address: String, mappedFrom mapped: String) {
+        let transport = TransportAddress(address)!
+        let base = IceBaseID(bases.count)
+        bases[base] = transport
+        let candidate = IceCandidate(
+            address: transport, type: .relay, server: transport.ip, related: TransportAddress(mapped)!)
+        candidates.append(candidate)
+        agent.addLocalCandidate(candidate, base: base)
+    }
+
     /// Adds a server-reflexive candidate for an existing base (as a STUN server would report it).
     mutating func addServerReflexive(_ address: String, base: IceBaseID) {
         let transport = TransportAddress(address)!
