@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
+  chromium     # headless browser peer in ICEAgentTests (Chromium interop)
+  chromium-driver # chromedriver for selenium, same tests
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in later tests
   libssl-dev   # OpenSSL headers for DTLS
@@ -27,6 +29,7 @@ PYTHON_PACKAGES=(
   aioice=aioice
   paho-mqtt=paho.mqtt
   pytest=pytest
+  selenium=selenium # drives headless Chromium in ICEAgentTests
 )
 
 say() { echo "deps: $*"; }

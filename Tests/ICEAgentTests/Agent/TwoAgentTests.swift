@@ -213,6 +213,8 @@ struct TwoAgentTests {
         harness.run(until: 20_000)
         #expect(harness.b.agent.isUp)
         #expect(harness.b.agent.statistics.consentChecksSent >= 3, "consent checks every 4–6 s")
+        let beforeCut = try #require(harness.b.agent.selectedPair)
+        #expect((beforeCut.local.type, beforeCut.remote.type) == (.host, .host))
         let cutAt = harness.now
         harness.network.isCut = true
         harness.run(until: cutAt + 40_000)
@@ -247,6 +249,8 @@ struct TwoAgentTests {
         #expect(harness.b.agent.connectionState == .disconnected)
         harness.network.isCut = false
         harness.run(until: 30_000)
+        let b = try #require(harness.b.agent.selectedPair)
+        #expect((b.local.type, b.remote.type) == (.host, .host))
         for peer in [harness.a, harness.b] {
             #expect(peer.agent.isUp, "\(peer.name)")
             #expect(!peer.states.contains(.failed), "\(peer.name)")
