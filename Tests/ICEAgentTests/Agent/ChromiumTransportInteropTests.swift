@@ -101,15 +101,16 @@ finally:
         ].joined(separator: "\r\n") + "\r\n"
     }
 
+    /// Chromium and chromedriver are installed, and we may make a network namespace (root).
     static var chromiumAvailable: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
-            && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") && getuid() == 0
     }
 
     /// Raw: Chromium shows its address. Hidden: as for real users without a media permission,
     /// the host candidate is an mDNS name that nobody resolves here, so the desktop learns the
     /// browser's address as a peer-reflexive candidate from its checks.
-    @Test(.enabled(if: chromiumAvailable, "needs chromium and chromium-driver (scripts/deps.sh)"),
+    @Test(.enabled(if: chromiumAvailable, "needs chromium and chromium-driver (scripts/deps.sh), and root for a network namespace"),
           arguments: [false, true])
     func ourControlledAgentConnectsToChromiumsOffer(hiddenAddress: Bool) async throws {
         let python = try #require(AioiceTransportInteropTests.python)
