@@ -114,9 +114,9 @@ finally:
           arguments: [false, true])
     func ourControlledAgentConnectsToChromiumsOffer(hiddenAddress: Bool) async throws {
         let python = try #require(AioiceTransportInteropTests.python)
-        let namespace = try #require(TestNetworkNamespace.make(tag: "icecr"), "needs root and iproute2 for a namespace")
+        let namespace = try #require(IceTestNamespace.make(tag: "icecr"), "needs root and iproute2 for a namespace")
         defer { namespace.remove() }
-        let peer = try LinePeer(
+        let peer = try IceLinePeer(
             python: "/usr/sbin/ip", script: "", arguments: ["netns", "exec", namespace.name, python, "-c", Self.script, hiddenAddress ? "hidden" : "raw"],
             lifetime: 60)
         defer { peer.stop(grace: 15) }
@@ -158,7 +158,7 @@ finally:
         }.get()
         try peer.send(["answer": Self.answer(to: offer, credentials: credentials, candidate: local)])
 
-        loop.scheduleTask(in: .seconds(20)) { selected.fail(InteropError.timedOut) }
+        loop.scheduleTask(in: .seconds(20)) { selected.fail(IceInteropError.timedOut) }
         let pair = try await selected.futureResult.get()
         #expect(pair.remoteAddress == TransportAddress(ip: namespaceIP, port: pair.remoteAddress.port))
         if hiddenAddress {

@@ -44,7 +44,7 @@ struct PathTests {
         harness.exchangeCredentials()
         // A first hears of an address nobody answers on, and no end-of-candidates.
         let nobody = IceCandidate(address: TransportAddress("198.51.100.99:9")!, type: .host)
-        harness.a.agent.addRemoteCandidate(nobody, now: at(0))
+        harness.a.agent.addRemoteCandidate(nobody, now: simAt(0))
         harness.run(until: 30_000)
         #expect(harness.a.agent.connectionState == .failed)
         #expect(harness.a.firstTime(of: .failed) == 10_000, "pair failed at 9.5 s, grace ends at 10 s")

@@ -67,7 +67,7 @@ final class IceAgentUDPDriver: ChannelInboundHandler {
                 selected.succeed(pair)
             case .connectionStateChanged(.failed) where !done:
                 done = true
-                selected.fail(InteropError.iceFailed)
+                selected.fail(IceInteropError.iceFailed)
             default:
                 break
             }
@@ -89,7 +89,7 @@ final class IceAgentUDPDriver: ChannelInboundHandler {
     }
 }
 
-enum InteropError: Error {
+enum IceInteropError: Error {
     case iceFailed, peerFailed(String), timedOut
 }
 
@@ -101,7 +101,7 @@ extension TransportAddress {
 }
 
 /// A Python child process speaking one JSON object per line on stdin/stdout.
-final class LinePeer: @unchecked Sendable {
+final class IceLinePeer: @unchecked Sendable {
     // Only touched from the test's task and the one reading queue, one after the other.
     private let process = Process()
     private let input = Pipe()
@@ -178,7 +178,7 @@ final class LinePeer: @unchecked Sendable {
 
 /// A network namespace made for one test, joined to this one by a veth pair with a random /30
 /// of 198.18.0.0/15 (RFC 2544's benchmarking range). Removed by ``remove()``.
-struct TestNetworkNamespace: Sendable {
+struct IceTestNamespace: Sendable {
     let name: String
     let hostLink: String
     let hostAddress: String
@@ -196,13 +196,13 @@ struct TestNetworkNamespace: Sendable {
     }
 
     /// - Returns: nil when namespaces cannot be made here (not root, no `ip`).
-    static func make(tag: String) -> TestNetworkNamespace? {
+    static func make(tag: String) -> IceTestNamespace? {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") else { return nil }
         var random = SystemRandomNumberGenerator()
         let unique = "\(getpid() % 100_000)\(random.next() % 1000)"
         let subnet = Int(random.next() % 32_768) * 4
         let prefix = "198.\(18 + subnet / 65_536).\(subnet / 256 % 256)."
-        let namespace = TestNetworkNamespace(
+        let namespace = IceTestNamespace(
             name: "\(tag)-\(unique)", hostLink: "v\(tag.prefix(3))h\(unique)",
             hostAddress: prefix + "\(subnet % 256 + 1)", namespaceAddress: prefix + "\(subnet % 256 + 2)")
         let nsLink = "v\(tag.prefix(3))n\(unique)"
