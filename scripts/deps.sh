@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
+  chromium     # headless browser peer in ICEAgentTests (Chromium interop)
+  chromium-driver # chromedriver for selenium, same tests
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests
   iptables     # NAT routers (MASQUERADE, DNAT) inside those namespaces
@@ -31,6 +33,7 @@ PYTHON_PACKAGES=(
   pytest=pytest
   PyJWT=jwt
   cryptography=cryptography
+  selenium=selenium # drives headless Chromium in ICEAgentTests
 )
 
 say() { echo "deps: $*"; }

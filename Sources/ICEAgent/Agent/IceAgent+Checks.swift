@@ -212,6 +212,10 @@ extension IceAgent {
         if let known = locals.first(where: { $0.base == base && $0.candidate.transportAddress == mapped }) {
             return known.id
         }
+        // An authenticated peer could still report endless mapped addresses: bound the list.
+        guard locals.count(where: { $0.candidate.type == .peerReflexive }) < configuration.maxRemoteCandidates else {
+            return pairs[index].localID
+        }
         let checked = local(pairs[index].localID)?.candidate
         let baseAddress = checked?.transportAddress
         let candidate = IceCandidate(

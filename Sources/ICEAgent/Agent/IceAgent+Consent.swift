@@ -6,7 +6,8 @@ extension IceAgent {
     /// The consent interval randomized by 0.8–1.2 (RFC 7675 §5.1).
     mutating func jitteredConsentInterval() -> TimeAmount {
         let factor = random.factor(in: 0.8...1.2)
-        return .nanoseconds(Int64(Double(configuration.consentInterval.nanoseconds) * factor))
+        let nanoseconds = Double(configuration.consentInterval.nanoseconds) * factor
+        return .nanoseconds(Int64(min(max(nanoseconds, 0), Double(Int64.max / 4))))
     }
 
     /// The next consent event: a check to send, `disconnected`, or expiry.

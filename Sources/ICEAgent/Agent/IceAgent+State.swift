@@ -27,7 +27,10 @@ extension IceAgent {
         if consentExpired { return .failed }
         if let selection {
             if now >= selection.lastResponseAt + configuration.disconnectedTimeout { return .disconnected }
-            let checking = triggered.isEmpty == false || pairs.contains { $0.state == .waiting || $0.state == .inProgress }
+            // Pairs trickled in after the selection wait unchecked; only checks in flight count.
+            let checking = !triggered.isEmpty || pairs.contains {
+                $0.state == .inProgress || ($0.state == .waiting && ordinaryChecksAllowed)
+            }
             if selection.pairID != nil, selection.nominated, remoteCandidatesEnded, !checking { return .completed }
             return .connected
         }

@@ -209,8 +209,10 @@ public struct IceAgent: Sendable {
     // MARK: Lifecycle
 
     /// ICE restart (RFC 8445 §9): new local credentials; remote credentials and candidates,
-    /// pairs and checks are flushed, and checks naming the old ufrag are refused. The selected
-    /// pair stays in use (with consent checked on it) until the new checks nominate one.
+    /// pairs and checks are flushed, and checks naming the old ufrag are refused with 401. The
+    /// selected pair stays in use until the new checks nominate one: consent is still checked
+    /// on it, and the peer's consent checks on that one path are still answered with the old
+    /// credentials.
     /// Local host and relay candidates are kept; add new ones if gathering runs again.
     /// Call it whichever side restarts: a peer's new ufrag and password in a re-offer mean the
     /// local side restarts too (RFC 8445 §9).
@@ -218,6 +220,7 @@ public struct IceAgent: Sendable {
         advance(to: now)
         guard !closed else { return }
         previousUsernameFragments.append(self.localCredentials.usernameFragment)
+        if previousUsernameFragments.count > 16 { previousUsernameFragments.removeFirst() }
         self.localCredentials = localCredentials
         remoteCredentials = nil
         remotes = []
@@ -230,9 +233,7 @@ public struct IceAgent: Sendable {
         firstValidAt = nil
         selection?.pairID = nil
         lastProgressAt = now
-        if consentExpired {
-            consentExpired = false
-        }
+        consentExpired = false
         updateState(now: now)
     }
 

@@ -119,7 +119,7 @@ public struct IceCandidate: Hashable, Sendable, CustomStringConvertible {
         } else {
             top = 32_767
         }
-        return UInt16(max(top - max(interfaceIndex, 0) * 64, 0))
+        return UInt16(max(top - min(max(interfaceIndex, 0), 1024) * 64, 0))
     }
 
     /// A foundation (RFC 8445 §5.1.1.3): the same for candidates that share type, base IP

@@ -13,7 +13,7 @@ struct AgentUnitTests {
     static func agent(role: IceRole = .controlled, configuration: IceAgent.Configuration = .init(), seed: UInt64 = 3) -> IceAgent {
         var configuration = configuration
         configuration.role = role
-        var agent = IceAgent(configuration: configuration, localCredentials: credentials, now: at(0), randomSeed: seed)
+        var agent = IceAgent(configuration: configuration, localCredentials: credentials, now: simAt(0), randomSeed: seed)
         agent.addLocalCandidate(IceCandidate(address: localAddress, type: .host), base: IceBaseID(0))
         return agent
     }
@@ -25,17 +25,17 @@ struct AgentUnitTests {
     @Test func theFirstCheckGoesOutAtOnceAndTheNextAfterTa() {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         let first = agent.drainTransmits()
         #expect(first.count == 1)
         #expect(first.first?.destination == Self.remoteAddresses[0])
-        agent.addRemoteCandidate(Self.remote(1), now: at(5))
-        agent.addRemoteCandidate(Self.remote(2), now: at(6))
+        agent.addRemoteCandidate(Self.remote(1), now: simAt(5))
+        agent.addRemoteCandidate(Self.remote(2), now: simAt(6))
         #expect(agent.drainTransmits().isEmpty, "Ta has not passed")
-        #expect(agent.nextTimeout() == at(20))
-        agent.handleTimeout(now: at(20))
+        #expect(agent.nextTimeout() == simAt(20))
+        agent.handleTimeout(now: simAt(20))
         #expect(agent.drainTransmits().map(\.destination) == [Self.remoteAddresses[1]])
-        agent.handleTimeout(now: at(40))
+        agent.handleTimeout(now: simAt(40))
         #expect(agent.drainTransmits().map(\.destination) == [Self.remoteAddresses[2]])
         #expect(agent.connectionState == .checking)
     }
@@ -43,7 +43,7 @@ struct AgentUnitTests {
     @Test func aCheckCarriesTheICEAttributesAndAuthenticatesWithTheRemotePassword() throws {
         var agent = Self.agent(role: .controlling)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         let check = try #require(agent.drainTransmits().first).message
         #expect(check.method == .binding && check.messageClass == .request)
         #expect(check.username == "peer:localufrag")
@@ -59,26 +59,26 @@ struct AgentUnitTests {
 
     @Test func checksAreHeldUntilRemoteCredentialsArrive() {
         var agent = Self.agent()
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.nextTimeout() == nil)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        #expect(agent.nextTimeout() == at(0))
-        agent.handleTimeout(now: at(3))
+        #expect(agent.nextTimeout() == simAt(0))
+        agent.handleTimeout(now: simAt(3))
         #expect(agent.drainTransmits().count == 1)
     }
 
     @Test func anUnansweredCheckIsRetransmittedWithADoublingRTOAndItsPairFails() {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         agent.endOfRemoteCandidates()
         var sends: [Int64] = agent.drainTransmits().map { _ in 0 }
         var failedAt: Int64?
-        while let next = agent.nextTimeout(), milliseconds(next) < 60_000 {
+        while let next = agent.nextTimeout(), simMilliseconds(next) < 60_000 {
             agent.handleTimeout(now: next)
-            sends += agent.drainTransmits().map { _ in milliseconds(next) }
-            if agent.connectionState == .failed, failedAt == nil { failedAt = milliseconds(next) }
+            sends += agent.drainTransmits().map { _ in simMilliseconds(next) }
+            if agent.connectionState == .failed, failedAt == nil { failedAt = simMilliseconds(next) }
         }
         // RTO 500 ms doubling, capped at 1.6 s; 7 transmissions; the pair fails one RTO later.
         #expect(sends == [0, 500, 1_500, 3_100, 4_700, 6_300, 7_900])
@@ -91,12 +91,12 @@ struct AgentUnitTests {
     @Test func withoutEndOfCandidatesFailureWaitsForTheGracePeriod() {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         var failedAt: Int64?
-        while let next = agent.nextTimeout(), milliseconds(next) < 60_000 {
+        while let next = agent.nextTimeout(), simMilliseconds(next) < 60_000 {
             agent.handleTimeout(now: next)
             _ = agent.drainTransmits()
-            if agent.connectionState == .failed, failedAt == nil { failedAt = milliseconds(next) }
+            if agent.connectionState == .failed, failedAt == nil { failedAt = simMilliseconds(next) }
         }
         #expect(failedAt == 10_000)
         #expect(agent.nextTimeout() == nil)
@@ -107,7 +107,7 @@ struct AgentUnitTests {
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
         let source = TransportAddress("203.0.113.9:7000")!
         let outcome = agent.handleReceive(
-            PeerMessages.check(to: Self.credentials, priority: 1_862_270_975), from: source, on: IceBaseID(0), now: at(0))
+            PeerMessages.check(to: Self.credentials, priority: 1_862_270_975), from: source, on: IceBaseID(0), now: simAt(0))
         #expect(outcome == .handled)
         let sent = agent.drainTransmits()
         #expect(sent.count == 2)
@@ -123,11 +123,11 @@ struct AgentUnitTests {
         agent.handleReceive(
             PeerMessages.check(to: Self.credentials, useCandidate: true,
                                transactionID: TransactionID(high: 9, low: 9)),
-            from: source, on: IceBaseID(0), now: at(5))
+            from: source, on: IceBaseID(0), now: simAt(5))
         _ = agent.drainTransmits()
         #expect(agent.selectedPair == nil, "nominated, but our own check has not succeeded yet")
         agent.handleReceive(PeerMessages.success(to: sent[1].bytes, mapped: Self.localAddress), from: source,
-                            on: IceBaseID(0), now: at(10))
+                            on: IceBaseID(0), now: simAt(10))
         let selected = try #require(agent.selectedPair)
         #expect(selected.local.type == .host)
         #expect(selected.remote.type == .peerReflexive)
@@ -140,18 +140,18 @@ struct AgentUnitTests {
     @Test func aMappedAddressNoLocalCandidateHasBecomesALocalPeerReflexiveCandidate() throws {
         var agent = Self.agent(role: .controlling)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         let check = try #require(agent.drainTransmits().first)
         let mapped = TransportAddress("203.0.113.77:41000")!
         agent.handleReceive(PeerMessages.success(to: check.bytes, mapped: mapped), from: Self.remoteAddresses[0],
-                            on: IceBaseID(0), now: at(10))
+                            on: IceBaseID(0), now: simAt(10))
         // Valid, best and alone: nominated with USE-CANDIDATE as the next paced check.
-        #expect(agent.nextTimeout() == at(20))
-        agent.handleTimeout(now: at(20))
+        #expect(agent.nextTimeout() == simAt(20))
+        agent.handleTimeout(now: simAt(20))
         let nomination = try #require(agent.drainTransmits().first)
         #expect(nomination.message.first(.useCandidate) != nil)
         agent.handleReceive(PeerMessages.success(to: nomination.bytes, mapped: mapped), from: Self.remoteAddresses[0],
-                            on: IceBaseID(0), now: at(20))
+                            on: IceBaseID(0), now: simAt(20))
         let selected = try #require(agent.selectedPair)
         #expect(selected.local.type == .peerReflexive)
         #expect(selected.local.transportAddress == mapped)
@@ -163,12 +163,12 @@ struct AgentUnitTests {
     @Test func aResponseFromTheWrongAddressFailsThePair() throws {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         agent.endOfRemoteCandidates()
         let check = try #require(agent.drainTransmits().first)
         let outcome = agent.handleReceive(
             PeerMessages.success(to: check.bytes, mapped: Self.localAddress), from: Self.remoteAddresses[1],
-            on: IceBaseID(0), now: at(10))
+            on: IceBaseID(0), now: simAt(10))
         #expect(outcome == .rejected(.unexpectedSource))
         #expect(agent.connectionState == .failed)
     }
@@ -177,7 +177,7 @@ struct AgentUnitTests {
         var agent = Self.agent()
         let outcome = agent.handleReceive(
             PeerMessages.check(to: Self.credentials, password: "notthepasswordnotthepassword"),
-            from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(0))
+            from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(0))
         #expect(outcome == .rejected(.badIntegrity))
         let reply = try #require(agent.drainTransmits().first).message
         #expect(reply.messageClass == .errorResponse)
@@ -190,7 +190,7 @@ struct AgentUnitTests {
         var agent = Self.agent()
         let other = try! IceCredentials(usernameFragment: "someoneelse", password: Self.credentials.password)
         let outcome = agent.handleReceive(
-            PeerMessages.check(to: other), from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(0))
+            PeerMessages.check(to: other), from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(0))
         #expect(outcome == .notForThisAgent)
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.statistics.unknownUsernameDrops == 1)
@@ -200,7 +200,7 @@ struct AgentUnitTests {
         var agent = Self.agent()
         let outcome = agent.handleReceive(
             PeerMessages.check(to: Self.credentials, fingerprint: false), from: Self.remoteAddresses[0],
-            on: IceBaseID(0), now: at(0))
+            on: IceBaseID(0), now: simAt(0))
         #expect(outcome == .rejected(.missingFingerprint))
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.statistics.fingerprintFailures == 1)
@@ -210,7 +210,7 @@ struct AgentUnitTests {
         var agent = Self.agent()
         let outcome = agent.handleReceive(
             PeerMessages.corruptingLastByte(PeerMessages.check(to: Self.credentials)), from: Self.remoteAddresses[0],
-            on: IceBaseID(0), now: at(0))
+            on: IceBaseID(0), now: simAt(0))
         #expect(outcome == .rejected(.badFingerprint))
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.statistics.fingerprintFailures == 1)
@@ -219,35 +219,35 @@ struct AgentUnitTests {
     @Test func responsesWithoutOrWithABadFingerprintAreDroppedAndTheCheckGoesOn() throws {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         let check = try #require(agent.drainTransmits().first)
         let withoutFingerprint = PeerMessages.success(to: check.bytes, mapped: Self.localAddress, fingerprint: false)
-        #expect(agent.handleReceive(withoutFingerprint, from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(5))
+        #expect(agent.handleReceive(withoutFingerprint, from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(5))
             == .rejected(.missingFingerprint))
         let corrupted = PeerMessages.corruptingLastByte(PeerMessages.success(to: check.bytes, mapped: Self.localAddress))
-        #expect(agent.handleReceive(corrupted, from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(6))
+        #expect(agent.handleReceive(corrupted, from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(6))
             == .rejected(.badFingerprint))
         let forged = PeerMessages.success(to: check.bytes, mapped: Self.localAddress, password: "forgedforgedforgedforged")
-        #expect(agent.handleReceive(forged, from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(7))
+        #expect(agent.handleReceive(forged, from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(7))
             == .rejected(.badIntegrity))
         #expect(agent.statistics.fingerprintFailures == 2)
         #expect(agent.statistics.integrityFailures == 1)
-        agent.handleTimeout(now: at(500))
+        agent.handleTimeout(now: simAt(500))
         #expect(agent.drainTransmits().map(\.bytes) == [check.bytes], "still retransmitting")
         let genuine = PeerMessages.success(to: check.bytes, mapped: Self.localAddress)
-        #expect(agent.handleReceive(genuine, from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(510)) == .handled)
+        #expect(agent.handleReceive(genuine, from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(510)) == .handled)
         #expect(agent.statistics.responsesReceived == 1)
     }
 
     @Test func nonSTUNBytesAreNotForTheAgentAndMalformedSTUNIsCounted() {
         var agent = Self.agent()
-        #expect(agent.handleReceive([0x80, 0x60, 0, 1], from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(0))
+        #expect(agent.handleReceive([0x80, 0x60, 0, 1], from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(0))
             == .notForThisAgent)
         var truncated = PeerMessages.check(to: Self.credentials)
         truncated[3] &+= 4  // length beyond the datagram
         truncated += [0, 0, 0, 0]
         truncated[21] = 0xFF  // an attribute header that overruns
-        #expect(agent.handleReceive(truncated, from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(0))
+        #expect(agent.handleReceive(truncated, from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(0))
             != .handled)
         #expect(agent.drainTransmits().isEmpty)
     }
@@ -258,7 +258,7 @@ struct AgentUnitTests {
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
         let outcome = agent.handleReceive(
             PeerMessages.check(to: Self.credentials, controlling: peerTieBreaker), from: Self.remoteAddresses[0],
-            on: IceBaseID(0), now: at(0))
+            on: IceBaseID(0), now: simAt(0))
         let reply = try #require(agent.drainTransmits().first).message
         #expect(agent.statistics.roleConflicts == 1)
         if weYield {
@@ -277,13 +277,13 @@ struct AgentUnitTests {
     @Test func a487ResponseSwitchesRoleAndRetriesThePair() throws {
         var agent = Self.agent(role: .controlling)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         let check = try #require(agent.drainTransmits().first)
         agent.handleReceive(PeerMessages.error(.roleConflict, to: check.bytes), from: Self.remoteAddresses[0],
-                            on: IceBaseID(0), now: at(10))
+                            on: IceBaseID(0), now: simAt(10))
         #expect(agent.role == .controlled)
         #expect(agent.statistics.roleConflicts == 1)
-        agent.handleTimeout(now: at(20))
+        agent.handleTimeout(now: simAt(20))
         let retry = try #require(agent.drainTransmits().first).message
         #expect(retry.first(.iceControlled) == .iceControlled(tieBreaker: agent.tieBreaker))
     }
@@ -291,13 +291,13 @@ struct AgentUnitTests {
     @Test func afterARestartTheOldUfragIsRefusedWith401() throws {
         var agent = Self.agent()
         let fresh = try IceCredentials(usernameFragment: "newufrag", password: "newpasswordnewpassword")
-        agent.restart(localCredentials: fresh, now: at(0))
+        agent.restart(localCredentials: fresh, now: simAt(0))
         let outcome = agent.handleReceive(
-            PeerMessages.check(to: Self.credentials), from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(1))
+            PeerMessages.check(to: Self.credentials), from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(1))
         #expect(outcome == .rejected(.unknownUsername))
         #expect(try #require(agent.drainTransmits().first).message.errorCode?.code == 401)
         #expect(agent.handleReceive(
-            PeerMessages.check(to: fresh), from: Self.remoteAddresses[0], on: IceBaseID(0), now: at(2)) == .handled)
+            PeerMessages.check(to: fresh), from: Self.remoteAddresses[0], on: IceBaseID(0), now: simAt(2)) == .handled)
     }
 
     @Test func theDemultiplexerReadsTheLocalUfragFromAUsername() throws {
@@ -312,25 +312,25 @@ struct AgentUnitTests {
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
         var mdns = Self.remote(0)
         mdns.address = .hostname("0a1b2c3d-0000-4000-8000-000000000001.local")
-        agent.addRemoteCandidate(mdns, now: at(0))
+        agent.addRemoteCandidate(mdns, now: simAt(0))
         #expect(agent.drainEvents().contains(.resolveHostname("0a1b2c3d-0000-4000-8000-000000000001.local")))
         #expect(agent.drainTransmits().isEmpty)
-        agent.addRemoteCandidate(Self.remote(1), now: at(1))
+        agent.addRemoteCandidate(Self.remote(1), now: simAt(1))
         #expect(agent.drainTransmits().map(\.destination) == [Self.remoteAddresses[1]])
-        agent.resolvedHostname("0a1b2c3d-0000-4000-8000-000000000001.local", to: Self.remoteAddresses[0].ip, now: at(30))
+        agent.resolvedHostname("0a1b2c3d-0000-4000-8000-000000000001.local", to: Self.remoteAddresses[0].ip, now: simAt(30))
         #expect(agent.drainTransmits().map(\.destination) == [Self.remoteAddresses[0]])
     }
 
     @Test func closingStopsEverything() {
         var agent = Self.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Self.remote(0), now: at(0))
+        agent.addRemoteCandidate(Self.remote(0), now: simAt(0))
         _ = agent.drainTransmits()
         agent.close()
         #expect(agent.connectionState == .closed)
         #expect(agent.nextTimeout() == nil)
         #expect(agent.handleReceive(PeerMessages.check(to: Self.credentials), from: Self.remoteAddresses[0],
-                                    on: IceBaseID(0), now: at(1)) == .rejected(.closed))
+                                    on: IceBaseID(0), now: simAt(1)) == .rejected(.closed))
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.drainEvents().last == .connectionStateChanged(.closed))
     }

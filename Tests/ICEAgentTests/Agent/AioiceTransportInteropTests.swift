@@ -60,7 +60,7 @@ asyncio.run(main())
     @Test(arguments: [IceRole.controlled, .controlling])
     func ourAgentConnectsToAioiceAndCarriesData(ourRole: IceRole) async throws {
         let python = try #require(Self.python, "python3 with aioice is needed: run scripts/deps.sh")
-        let peer = try LinePeer(python: python, script: Self.script,
+        let peer = try IceLinePeer(python: python, script: Self.script,
                                 arguments: [ourRole == .controlled ? "controlling" : "controlled"])
         defer { peer.stop() }
         let offer = try #require(await peer.receive(), "aioice did not start (is it installed? scripts/deps.sh)")
@@ -95,7 +95,7 @@ asyncio.run(main())
         }.get()
         try peer.send(["ufrag": credentials.usernameFragment, "pwd": credentials.password, "candidates": [local.sdpValue]])
 
-        loop.scheduleTask(in: .seconds(10)) { selected.fail(InteropError.timedOut) }
+        loop.scheduleTask(in: .seconds(10)) { selected.fail(IceInteropError.timedOut) }
         let pair = try await selected.futureResult.get()
         #expect((pair.local.type, pair.remote.type) == (.host, .host))
         #expect(remoteCandidates.contains { $0.transportAddress == pair.remoteAddress })

@@ -9,7 +9,7 @@ struct ChecklistTests {
     typealias Unit = AgentUnitTests
 
     @Test func aServerReflexiveCandidateIsPrunedInFavourOfItsBase() {
-        var agent = IceAgent(configuration: .init(), localCredentials: Unit.credentials, now: at(0), randomSeed: 1)
+        var agent = IceAgent(configuration: .init(), localCredentials: Unit.credentials, now: simAt(0), randomSeed: 1)
         let base = IceBaseID(0)
         // Gathering reports the srflx candidate first, then the host candidate of the same socket.
         agent.addLocalCandidate(
@@ -18,13 +18,13 @@ struct ChecklistTests {
             base: base)
         agent.addLocalCandidate(IceCandidate(address: Unit.localAddress, type: .host), base: base)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Unit.remote(0), now: at(0))
+        agent.addRemoteCandidate(Unit.remote(0), now: simAt(0))
         agent.endOfRemoteCandidates()
         var sent = agent.drainTransmits()
         var now: Int64 = 0
-        while let next = agent.nextTimeout(), milliseconds(next) < 1_000 {
-            now = millisecondsRoundingUp(next)
-            agent.handleTimeout(now: at(now))
+        while let next = agent.nextTimeout(), simMilliseconds(next) < 1_000 {
+            now = simMillisecondsRoundingUp(next)
+            agent.handleTimeout(now: simAt(now))
             sent += agent.drainTransmits()
         }
         // One pair only (redundant pairs share the base and the remote candidate): its check
@@ -45,37 +45,37 @@ struct ChecklistTests {
         let other = TransportAddress("198.51.100.9:6000")!
         for (index, address) in (sameHost + [other]).enumerated() {
             agent.addRemoteCandidate(
-                IceCandidate(address: address, type: .host, localPreference: UInt16(60_000 - index * 1000)), now: at(0))
+                IceCandidate(address: address, type: .host, localPreference: UInt16(60_000 - index * 1000)), now: simAt(0))
         }
         let first = try #require(agent.drainTransmits().first)
         #expect(first.destination == sameHost[0])
-        agent.handleTimeout(now: at(20))
+        agent.handleTimeout(now: simAt(20))
         // Not the same-foundation pair: it is frozen; the other foundation's pair goes next.
         #expect(agent.drainTransmits().map(\.destination) == [other])
         agent.handleReceive(PeerMessages.success(to: first.bytes, mapped: Unit.localAddress), from: sameHost[0],
-                            on: IceBaseID(0), now: at(30))
-        agent.handleTimeout(now: at(40))
+                            on: IceBaseID(0), now: simAt(30))
+        agent.handleTimeout(now: simAt(40))
         let next = agent.drainTransmits()
         // The nomination of the valid pair is a triggered check and goes first.
         #expect(next.count == 1)
         #expect(next.first?.message.first(.useCandidate) != nil)
-        agent.handleTimeout(now: at(60))
+        agent.handleTimeout(now: simAt(60))
         #expect(agent.drainTransmits().map(\.destination) == [sameHost[1]], "unfrozen by the success")
     }
 
     @Test func triggeredChecksGoBeforeOrdinaryOnes() throws {
         var agent = Unit.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Unit.remote(0), now: at(0))
-        agent.addRemoteCandidate(Unit.remote(1), now: at(0))
+        agent.addRemoteCandidate(Unit.remote(0), now: simAt(0))
+        agent.addRemoteCandidate(Unit.remote(1), now: simAt(0))
         _ = agent.drainTransmits()  // remote 0, at once
         let newcomer = TransportAddress("203.0.113.50:9000")!
-        agent.handleReceive(PeerMessages.check(to: Unit.credentials), from: newcomer, on: IceBaseID(0), now: at(10))
+        agent.handleReceive(PeerMessages.check(to: Unit.credentials), from: newcomer, on: IceBaseID(0), now: simAt(10))
         let response = agent.drainTransmits()
         #expect(response.count == 1 && response.first?.message.messageClass == .successResponse)
-        agent.handleTimeout(now: at(20))
+        agent.handleTimeout(now: simAt(20))
         #expect(agent.drainTransmits().map(\.destination) == [newcomer])
-        agent.handleTimeout(now: at(40))
+        agent.handleTimeout(now: simAt(40))
         #expect(agent.drainTransmits().map(\.destination) == [Unit.remoteAddresses[1]])
     }
 
@@ -84,11 +84,11 @@ struct ChecklistTests {
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
         var stale = Unit.remote(0)
         stale.extensions = [.init(name: "generation", value: "0"), .init(name: "ufrag", value: "oldpeer")]
-        agent.addRemoteCandidate(stale, now: at(0))
+        agent.addRemoteCandidate(stale, now: simAt(0))
         #expect(agent.drainTransmits().isEmpty)
         var current = Unit.remote(1)
         current.extensions = [.init(name: "ufrag", value: PeerMessages.peerCredentials.usernameFragment)]
-        agent.addRemoteCandidate(current, now: at(1))
+        agent.addRemoteCandidate(current, now: simAt(1))
         #expect(agent.drainTransmits().map(\.destination) == [Unit.remoteAddresses[1]])
     }
 
@@ -97,11 +97,11 @@ struct ChecklistTests {
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
         var zero = Unit.remote(0)
         zero.port = 0
-        agent.addRemoteCandidate(zero, now: at(0))
+        agent.addRemoteCandidate(zero, now: simAt(0))
         var tcp = Unit.remote(1)
         tcp.transport = .tcp
         tcp.tcpType = .active
-        agent.addRemoteCandidate(tcp, now: at(0))
+        agent.addRemoteCandidate(tcp, now: simAt(0))
         #expect(agent.drainTransmits().isEmpty)
         #expect(agent.connectionState == .new)
     }

@@ -101,21 +101,22 @@ finally:
         ].joined(separator: "\r\n") + "\r\n"
     }
 
+    /// Chromium and chromedriver are installed, and we may make a network namespace (root).
     static var chromiumAvailable: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
-            && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") && getuid() == 0
     }
 
     /// Raw: Chromium shows its address. Hidden: as for real users without a media permission,
     /// the host candidate is an mDNS name that nobody resolves here, so the desktop learns the
     /// browser's address as a peer-reflexive candidate from its checks.
-    @Test(.enabled(if: chromiumAvailable, "needs chromium and chromium-driver (scripts/deps.sh)"),
+    @Test(.enabled(if: chromiumAvailable, "needs chromium and chromium-driver (scripts/deps.sh), and root for a network namespace"),
           arguments: [false, true])
     func ourControlledAgentConnectsToChromiumsOffer(hiddenAddress: Bool) async throws {
         let python = try #require(AioiceTransportInteropTests.python)
-        let namespace = try #require(TestNetworkNamespace.make(tag: "icecr"), "needs root and iproute2 for a namespace")
+        let namespace = try #require(IceTestNamespace.make(tag: "icecr"), "needs root and iproute2 for a namespace")
         defer { namespace.remove() }
-        let peer = try LinePeer(
+        let peer = try IceLinePeer(
             python: "/usr/sbin/ip", script: "", arguments: ["netns", "exec", namespace.name, python, "-c", Self.script, hiddenAddress ? "hidden" : "raw"],
             lifetime: 60)
         defer { peer.stop(grace: 15) }
@@ -157,7 +158,7 @@ finally:
         }.get()
         try peer.send(["answer": Self.answer(to: offer, credentials: credentials, candidate: local)])
 
-        loop.scheduleTask(in: .seconds(20)) { selected.fail(InteropError.timedOut) }
+        loop.scheduleTask(in: .seconds(20)) { selected.fail(IceInteropError.timedOut) }
         let pair = try await selected.futureResult.get()
         #expect(pair.remoteAddress == TransportAddress(ip: namespaceIP, port: pair.remoteAddress.port))
         if hiddenAddress {

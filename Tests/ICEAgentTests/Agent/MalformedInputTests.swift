@@ -12,7 +12,7 @@ struct MalformedInputTests {
         for bit in 0..<(valid.count * 8) {
             var corrupted = valid
             corrupted[bit / 8] ^= UInt8(1 << (bit % 8))
-            let outcome = agent.handleReceive(corrupted, from: AgentUnitTests.remoteAddresses[0], on: IceBaseID(0), now: at(0))
+            let outcome = agent.handleReceive(corrupted, from: AgentUnitTests.remoteAddresses[0], on: IceBaseID(0), now: simAt(0))
             #expect(outcome != .handled, "bit \(bit)")
         }
         #expect(agent.statistics.checksReceived == 0)
@@ -21,10 +21,10 @@ struct MalformedInputTests {
     }
 
     @Test func randomDatagramsNeverCrashTheAgent() {
-        var random = SeededGenerator(seed: 1234)
+        var random = SimSeededGenerator(seed: 1234)
         var agent = AgentUnitTests.agent(role: .controlling)
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(AgentUnitTests.remote(0), now: at(0))
+        agent.addRemoteCandidate(AgentUnitTests.remote(0), now: simAt(0))
         for round in 0..<3_000 {
             var bytes = (0..<Int(random.next() % 120)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             if round % 2 == 0, bytes.count >= 20 {
@@ -35,8 +35,8 @@ struct MalformedInputTests {
                 bytes[4] = 0x21; bytes[5] = 0x12; bytes[6] = 0xA4; bytes[7] = 0x42
                 bytes = Array(bytes.prefix(20 + Int(bytes[3])))
             }
-            _ = agent.handleReceive(bytes, from: AgentUnitTests.remoteAddresses[0], on: IceBaseID(0), now: at(Int64(round)))
-            agent.handleTimeout(now: at(Int64(round)))
+            _ = agent.handleReceive(bytes, from: AgentUnitTests.remoteAddresses[0], on: IceBaseID(0), now: simAt(Int64(round)))
+            agent.handleTimeout(now: simAt(Int64(round)))
             _ = agent.drainTransmits()
         }
         #expect(agent.selectedPair == nil)
@@ -44,7 +44,7 @@ struct MalformedInputTests {
     }
 
     @Test func randomCandidateLinesNeverCrashTheParser() {
-        var random = SeededGenerator(seed: 99)
+        var random = SimSeededGenerator(seed: 99)
         let pieces = ["candidate:", "a=", "1", " ", "udp", "tcp", "typ", "host", "srflx", "raddr", "rport", "0", "65535",
                       "4294967295", "192.0.2.1", "::1", "x.local", "tcptype", "so", "generation", "\r\n", ":", "-", ""]
         var parsed = 0
@@ -65,7 +65,7 @@ struct MalformedInputTests {
             let source = TransportAddress(ip: .v4(0xCB00_7100 | UInt32(index % 250)), port: UInt16(10_000 + index))
             agent.handleReceive(
                 PeerMessages.check(to: AgentUnitTests.credentials, transactionID: .init(high: UInt64(index), low: 7)),
-                from: source, on: IceBaseID(0), now: at(Int64(index)))
+                from: source, on: IceBaseID(0), now: simAt(Int64(index)))
             _ = agent.drainTransmits()
         }
         // Every check is answered, but only the first 64 sources become candidates.
@@ -73,8 +73,8 @@ struct MalformedInputTests {
         var transactionsDue = 0
         var now: Int64 = 1_000
         while let next = agent.nextTimeout(), transactionsDue < 10_000 {
-            now = max(now, millisecondsRoundingUp(next))
-            agent.handleTimeout(now: at(now))
+            now = max(now, simMillisecondsRoundingUp(next))
+            agent.handleTimeout(now: simAt(now))
             transactionsDue += agent.drainTransmits().count
         }
         #expect(transactionsDue <= 64 * 7)

@@ -10,23 +10,23 @@ struct NominationTests {
     @Test func aggressiveNominationSelectsTheBestNominatedValidPair() throws {
         var agent = Unit.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Unit.remote(0), now: at(0))
-        agent.addRemoteCandidate(Unit.remote(1), now: at(0))
+        agent.addRemoteCandidate(Unit.remote(0), now: simAt(0))
+        agent.addRemoteCandidate(Unit.remote(1), now: simAt(0))
         let first = try #require(agent.drainTransmits().first)
-        agent.handleTimeout(now: at(20))
+        agent.handleTimeout(now: simAt(20))
         let second = try #require(agent.drainTransmits().first)
         #expect(first.destination == Unit.remoteAddresses[0] && second.destination == Unit.remoteAddresses[1])
 
         // A browser using aggressive nomination puts USE-CANDIDATE on every check.
         agent.handleReceive(PeerMessages.check(to: Unit.credentials, useCandidate: true, transactionID: .init(high: 1, low: 1)),
-                            from: Unit.remoteAddresses[1], on: IceBaseID(0), now: at(25))
+                            from: Unit.remoteAddresses[1], on: IceBaseID(0), now: simAt(25))
         agent.handleReceive(PeerMessages.success(to: second.bytes, mapped: Unit.localAddress),
-                            from: Unit.remoteAddresses[1], on: IceBaseID(0), now: at(30))
+                            from: Unit.remoteAddresses[1], on: IceBaseID(0), now: simAt(30))
         #expect(agent.selectedPair?.remoteAddress == Unit.remoteAddresses[1])
         agent.handleReceive(PeerMessages.check(to: Unit.credentials, useCandidate: true, transactionID: .init(high: 2, low: 2)),
-                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: at(35))
+                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: simAt(35))
         agent.handleReceive(PeerMessages.success(to: first.bytes, mapped: Unit.localAddress),
-                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: at(40))
+                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: simAt(40))
         #expect(agent.selectedPair?.remoteAddress == Unit.remoteAddresses[0], "the higher-priority pair wins")
         let changes = agent.drainEvents().filter { if case .selectedPairChanged = $0 { true } else { false } }
         #expect(changes.count == 2)
@@ -36,14 +36,14 @@ struct NominationTests {
     @Test func aNominationBeforeOurCheckSucceedsWaitsForIt() throws {
         var agent = Unit.agent()
         agent.setRemoteCredentials(PeerMessages.peerCredentials)
-        agent.addRemoteCandidate(Unit.remote(0), now: at(0))
+        agent.addRemoteCandidate(Unit.remote(0), now: simAt(0))
         let check = try #require(agent.drainTransmits().first)
         agent.handleReceive(PeerMessages.check(to: Unit.credentials, useCandidate: true),
-                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: at(5))
+                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: simAt(5))
         #expect(agent.selectedPair == nil)
         #expect(agent.connectionState == .checking)
         agent.handleReceive(PeerMessages.success(to: check.bytes, mapped: Unit.localAddress),
-                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: at(10))
+                            from: Unit.remoteAddresses[0], on: IceBaseID(0), now: simAt(10))
         #expect(agent.selectedPair?.remoteAddress == Unit.remoteAddresses[0])
     }
 
@@ -75,7 +75,7 @@ struct NominationTests {
         harness.signalCandidates(fromA: false)
         harness.runUntilConnected(limit: 5_000)
         #expect(harness.b.agent.selectedPair?.remote.type == .peerReflexive)
-        harness.b.agent.resolvedHostname(name, to: IPAddress("192.0.2.1")!, now: at(harness.now))
+        harness.b.agent.resolvedHostname(name, to: IPAddress("192.0.2.1")!, now: simAt(harness.now))
         harness.flush()
         let selected = try #require(harness.b.agent.selectedPair)
         #expect((selected.local.type, selected.remote.type) == (.host, .host))

@@ -68,7 +68,7 @@ struct TwoAgentTests {
         // A learns B's credentials, then B's candidates trickle in reverse, one every 30 ms.
         harness.a.agent.setRemoteCredentials(harness.b.agent.localCredentials)
         for candidate in harness.b.candidates.reversed() {
-            harness.a.agent.addRemoteCandidate(try IceCandidate(sdp: candidate.sdpValue), now: at(harness.now))
+            harness.a.agent.addRemoteCandidate(try IceCandidate(sdp: candidate.sdpValue), now: simAt(harness.now))
             harness.run(until: harness.now + 30)
         }
         harness.a.agent.endOfRemoteCandidates()
@@ -175,9 +175,9 @@ struct TwoAgentTests {
         let oldB = harness.b.agent.localCredentials
         harness.run(until: 3_000)
 
-        var random = SeededGenerator(seed: 99)
-        harness.a.agent.restart(localCredentials: .random(using: &random), now: at(harness.now))
-        harness.b.agent.restart(localCredentials: .random(using: &random), now: at(harness.now))
+        var random = SimSeededGenerator(seed: 99)
+        harness.a.agent.restart(localCredentials: .random(using: &random), now: simAt(harness.now))
+        harness.b.agent.restart(localCredentials: .random(using: &random), now: simAt(harness.now))
         #expect(harness.b.agent.selectedPair == before, "the old pair carries data until a new one is selected")
         let restartedAt = harness.now
         harness.exchangeCredentials()
@@ -200,7 +200,7 @@ struct TwoAgentTests {
         // A check with B's old ufrag is refused.
         let stale = PeerMessages.check(to: oldB, from: harness.a.agent.localCredentials)
         let outcome = harness.b.agent.handleReceive(
-            stale, from: TransportAddress("192.0.2.1:5000")!, on: IceBaseID(0), now: at(harness.now))
+            stale, from: TransportAddress("192.0.2.1:5000")!, on: IceBaseID(0), now: simAt(harness.now))
         #expect(outcome == .rejected(.unknownUsername))
     }
 
@@ -213,6 +213,8 @@ struct TwoAgentTests {
         harness.run(until: 20_000)
         #expect(harness.b.agent.isUp)
         #expect(harness.b.agent.statistics.consentChecksSent >= 3, "consent checks every 4–6 s")
+        let beforeCut = try #require(harness.b.agent.selectedPair)
+        #expect((beforeCut.local.type, beforeCut.remote.type) == (.host, .host))
         let cutAt = harness.now
         harness.network.isCut = true
         harness.run(until: cutAt + 40_000)
@@ -247,6 +249,8 @@ struct TwoAgentTests {
         #expect(harness.b.agent.connectionState == .disconnected)
         harness.network.isCut = false
         harness.run(until: 30_000)
+        let b = try #require(harness.b.agent.selectedPair)
+        #expect((b.local.type, b.remote.type) == (.host, .host))
         for peer in [harness.a, harness.b] {
             #expect(peer.agent.isUp, "\(peer.name)")
             #expect(!peer.states.contains(.failed), "\(peer.name)")

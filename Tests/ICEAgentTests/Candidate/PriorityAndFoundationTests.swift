@@ -96,7 +96,7 @@ struct CredentialsTests {
     }
 
     @Test func randomCredentialsAreValidAndReproducibleFromASeed() throws {
-        var first = SeededGenerator(seed: 7), second = SeededGenerator(seed: 7), third = SeededGenerator(seed: 8)
+        var first = SimSeededGenerator(seed: 7), second = SimSeededGenerator(seed: 7), third = SimSeededGenerator(seed: 8)
         let a = IceCredentials.random(using: &first)
         let b = IceCredentials.random(using: &second)
         let c = IceCredentials.random(using: &third)

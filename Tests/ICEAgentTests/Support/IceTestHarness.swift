@@ -43,6 +43,18 @@ struct SimulatedPeer: Sendable {
         agent.addLocalCandidate(candidate, base: base)
     }
 
+    /// Adds a relayed candidate on a base of its own (to the agent a relay is just another base;
+    /// here its address is simply reachable, as if the TURN server forwarded it).
+    mutating func addRelay(_ address: String, mappedFrom mapped: String) {
+        let transport = TransportAddress(address)!
+        let base = IceBaseID(bases.count)
+        bases[base] = transport
+        let candidate = IceCandidate(
+            address: transport, type: .relay, server: transport.ip, related: TransportAddress(mapped)!)
+        candidates.append(candidate)
+        agent.addLocalCandidate(candidate, base: base)
+    }
+
     /// Adds a server-reflexive candidate for an existing base (as a STUN server would report it).
     mutating func addServerReflexive(_ address: String, base: IceBaseID) {
         let transport = TransportAddress(address)!
@@ -72,16 +84,16 @@ struct IceTestHarness: Sendable {
         aRole: IceRole = .controlling, bRole: IceRole = .controlled, conditions: SimulatedNetwork.Conditions = .init(),
         seed: UInt64 = 1, configuration: IceAgent.Configuration = .init()
     ) {
-        var random = SeededGenerator(seed: seed)
+        var random = SimSeededGenerator(seed: seed)
         var aConfiguration = configuration, bConfiguration = configuration
         aConfiguration.role = aRole
         bConfiguration.role = bRole
         a = SimulatedPeer(
             name: "A", agent: IceAgent(configuration: aConfiguration, localCredentials: .random(using: &random),
-                                       now: at(0), randomSeed: random.next()))
+                                       now: simAt(0), randomSeed: random.next()))
         b = SimulatedPeer(
             name: "B", agent: IceAgent(configuration: bConfiguration, localCredentials: .random(using: &random),
-                                       now: at(0), randomSeed: random.next()))
+                                       now: simAt(0), randomSeed: random.next()))
         network = SimulatedNetwork(conditions: conditions, seed: random.next())
     }
 
@@ -102,7 +114,7 @@ struct IceTestHarness: Sendable {
             // Through the wire format, as signalling would carry it.
             let line = rewrite(candidate).sdpValue
             let parsed = try! IceCandidate(sdp: line)
-            if fromA { b.agent.addRemoteCandidate(parsed, now: at(now)) } else { a.agent.addRemoteCandidate(parsed, now: at(now)) }
+            if fromA { b.agent.addRemoteCandidate(parsed, now: simAt(now)) } else { a.agent.addRemoteCandidate(parsed, now: simAt(now)) }
             flush()
         }
         if end {
@@ -116,12 +128,12 @@ struct IceTestHarness: Sendable {
         while keepGoing(self), steps < 1_000_000 {
             let candidates = [a.agent.nextTimeout(), b.agent.nextTimeout(), network.nextDelivery].compactMap { $0 }
             guard let next = candidates.min() else { break }
-            let time = max(millisecondsRoundingUp(next), now)
+            let time = max(simMillisecondsRoundingUp(next), now)
             guard time <= limit else { break }
             steps += 1
             // A timeout far below the current time would spin: each step must make progress.
             now = time
-            let deadline = at(now)
+            let deadline = simAt(now)
             for datagram in network.takeDue(now: deadline) {
                 if let base = a.base(for: datagram.destination) {
                     a.agent.handleReceive(datagram.bytes, from: datagram.source, on: base, now: deadline)
@@ -153,7 +165,7 @@ struct IceTestHarness: Sendable {
                     peer.transmitted.append(transmit)
                     peer.transmittedAt.append(now)
                     if let source = peer.bases[transmit.base] {
-                        network.send(from: source, to: transmit.destination, bytes: transmit.bytes, now: at(now))
+                        network.send(from: source, to: transmit.destination, bytes: transmit.bytes, now: simAt(now))
                     }
                 }
                 while let event = peer.agent.pollEvent() {
@@ -164,7 +176,7 @@ struct IceTestHarness: Sendable {
                         if !peer.answersHostnames {
                             // Never answered.
                         } else if let ip = peer.hostnames[name] {
-                            peer.agent.resolvedHostname(name, to: ip, now: at(now))
+                            peer.agent.resolvedHostname(name, to: ip, now: simAt(now))
                         } else {
                             peer.agent.hostnameResolutionFailed(name)
                         }

@@ -34,11 +34,11 @@ struct SimulatedNetwork: Sendable {
     private(set) var sent = 0
     private(set) var lost = 0
     private var sequence = 0
-    private var random: SeededGenerator
+    private var random: SimSeededGenerator
 
     init(conditions: Conditions = .init(), seed: UInt64 = 1) {
         self.conditions = conditions
-        self.random = SeededGenerator(seed: seed)
+        self.random = SimSeededGenerator(seed: seed)
     }
 
     mutating func send(from source: TransportAddress, to destination: TransportAddress, bytes: [UInt8], now: NIODeadline) {

@@ -1,22 +1,22 @@
 import NIOCore
 
-/// Simulated time: `at(ms)` is `ms` milliseconds after an arbitrary start.
-func at(_ milliseconds: Int64) -> NIODeadline {
+/// Simulated time: `simAt(ms)` is `ms` milliseconds after an arbitrary start.
+func simAt(_ milliseconds: Int64) -> NIODeadline {
     .uptimeNanoseconds(UInt64(1_000_000_000 + milliseconds * 1_000_000))
 }
 
 /// Milliseconds since the simulated start.
-func milliseconds(_ deadline: NIODeadline) -> Int64 {
+func simMilliseconds(_ deadline: NIODeadline) -> Int64 {
     (Int64(deadline.uptimeNanoseconds) - 1_000_000_000) / 1_000_000
 }
 
 /// Milliseconds since the simulated start, rounded up (agents may ask for sub-millisecond deadlines).
-func millisecondsRoundingUp(_ deadline: NIODeadline) -> Int64 {
+func simMillisecondsRoundingUp(_ deadline: NIODeadline) -> Int64 {
     (Int64(deadline.uptimeNanoseconds) - 1_000_000_000 + 999_999) / 1_000_000
 }
 
 /// SplitMix64: a small seeded generator so every simulated run is reproducible.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
+struct SimSeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed }

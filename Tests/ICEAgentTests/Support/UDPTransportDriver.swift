@@ -67,7 +67,7 @@ final class IceAgentUDPDriver: ChannelInboundHandler {
                 selected.succeed(pair)
             case .connectionStateChanged(.failed) where !done:
                 done = true
-                selected.fail(InteropError.iceFailed)
+                selected.fail(IceInteropError.iceFailed)
             default:
                 break
             }
@@ -89,7 +89,7 @@ final class IceAgentUDPDriver: ChannelInboundHandler {
     }
 }
 
-enum InteropError: Error {
+enum IceInteropError: Error {
     case iceFailed, peerFailed(String), timedOut
 }
 
@@ -101,7 +101,7 @@ extension TransportAddress {
 }
 
 /// A Python child process speaking one JSON object per line on stdin/stdout.
-final class LinePeer: @unchecked Sendable {
+final class IceLinePeer: @unchecked Sendable {
     // Only touched from the test's task and the one reading queue, one after the other.
     private let process = Process()
     private let input = Pipe()
@@ -176,10 +176,11 @@ final class LinePeer: @unchecked Sendable {
 }
 
 
-/// A network namespace made for one test, joined to this one by a veth pair with a /30 of
-/// 198.18.0.0/15 (RFC 2544's benchmarking range) chosen from the process id. Removed by ``remove()``.
-struct TestNetworkNamespace: Sendable {
+/// A network namespace made for one test, joined to this one by a veth pair with a random /30
+/// of 198.18.0.0/15 (RFC 2544's benchmarking range). Removed by ``remove()``.
+struct IceTestNamespace: Sendable {
     let name: String
+    let hostLink: String
     let hostAddress: String
     let namespaceAddress: String
 
@@ -195,20 +196,22 @@ struct TestNetworkNamespace: Sendable {
     }
 
     /// - Returns: nil when namespaces cannot be made here (not root, no `ip`).
-    static func make(tag: String) -> TestNetworkNamespace? {
+    static func make(tag: String) -> IceTestNamespace? {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") else { return nil }
-        let pid = Int(getpid())
-        let subnet = (pid % 64) * 4
-        let namespace = TestNetworkNamespace(
-            name: "\(tag)-\(pid)", hostAddress: "198.18.\(pid / 64 % 256).\(subnet + 1)",
-            namespaceAddress: "198.18.\(pid / 64 % 256).\(subnet + 2)")
-        let hostLink = "v\(tag.prefix(4))h\(pid)", nsLink = "v\(tag.prefix(4))n\(pid)"
+        var random = SystemRandomNumberGenerator()
+        let unique = "\(getpid() % 100_000)\(random.next() % 1000)"
+        let subnet = Int(random.next() % 32_768) * 4
+        let prefix = "198.\(18 + subnet / 65_536).\(subnet / 256 % 256)."
+        let namespace = IceTestNamespace(
+            name: "\(tag)-\(unique)", hostLink: "v\(tag.prefix(3))h\(unique)",
+            hostAddress: prefix + "\(subnet % 256 + 1)", namespaceAddress: prefix + "\(subnet % 256 + 2)")
+        let nsLink = "v\(tag.prefix(3))n\(unique)"
         let steps: [[String]] = [
             ["netns", "add", namespace.name],
-            ["link", "add", hostLink, "type", "veth", "peer", "name", nsLink],
+            ["link", "add", namespace.hostLink, "type", "veth", "peer", "name", nsLink],
             ["link", "set", nsLink, "netns", namespace.name],
-            ["addr", "add", "\(namespace.hostAddress)/30", "dev", hostLink],
-            ["link", "set", hostLink, "up"],
+            ["addr", "add", "\(namespace.hostAddress)/30", "dev", namespace.hostLink],
+            ["link", "set", namespace.hostLink, "up"],
             ["netns", "exec", namespace.name, "ip", "addr", "add", "\(namespace.namespaceAddress)/30", "dev", nsLink],
             ["netns", "exec", namespace.name, "ip", "link", "set", nsLink, "up"],
             ["netns", "exec", namespace.name, "ip", "link", "set", "lo", "up"],
@@ -223,8 +226,9 @@ struct TestNetworkNamespace: Sendable {
         return namespace
     }
 
-    /// Deletes the namespace; its veth end goes with it, and the host end with that.
+    /// Deletes the veth pair and the namespace.
     func remove() {
+        _ = Self.run(["link", "delete", hostLink])
         _ = Self.run(["netns", "delete", name])
     }
 }
