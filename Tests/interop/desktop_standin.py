@@ -60,6 +60,19 @@ def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 aioice.ice.get_host_addresses = _loopback_only
 
+_request_received = aioice.ice.Connection.request_received
+
+
+def _loopback_requests_only(self: aioice.ice.Connection, message: Any, addr: tuple[str, int], protocol: Any) -> None:
+    """Ignores connectivity checks from non-loopback sources: the browser may send them
+    from another local interface, and answering would teach ICE a peer-reflexive candidate
+    on that address."""
+    if is_loopback(addr[0]):
+        _request_received(self, message, addr, protocol)
+
+
+aioice.ice.Connection.request_received = _loopback_requests_only
+
 TOPIC = re.compile(r"^desktops/([a-z0-9-]+)/sessions/([A-Za-z0-9]+)/([a-z-]+)$")
 
 
@@ -244,19 +257,13 @@ class StandIn:
             if pc.connectionState in ("failed", "closed"):
                 await self.close_session(sid)
 
+        # Transceivers made before the offer is applied take its m-lines, so the codec
+        # preference (H.264 only, as the Swift desktop sends) shapes the answer.
+        video = pc.addTransceiver(TestPatternTrack(), direction="sendonly")
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        video.setCodecPreferences([c for c in codecs if c.mimeType in ("video/H264", "video/rtx")])
+        pc.addTransceiver(ToneTrack(), direction="sendonly")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        video = TestPatternTrack()
-        audio = ToneTrack()
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "video":
-                transceiver.sender.replaceTrack(video)
-                transceiver.direction = "sendonly"
-                h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
-                rtx = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/rtx"]
-                transceiver.setCodecPreferences(h264 + rtx)
-            elif transceiver.kind == "audio":
-                transceiver.sender.replaceTrack(audio)
-                transceiver.direction = "sendonly"
         for candidate in session.pending:
             await self.add_candidate(pc, candidate)
         session.pending.clear()

@@ -145,7 +145,11 @@ class _StandInHandler(SimpleHTTPRequestHandler):
         if self.headers.get("Upgrade", "").lower() != "websocket":
             self.send_error(426, "WebSocket upgrade required")
             return
-        upstream = socket.create_connection((HOST, self.server.ws_port), timeout=5)
+        try:
+            upstream = socket.create_connection((HOST, self.server.ws_port), timeout=5)
+        except OSError as error:
+            self.send_error(502, f"broker unreachable: {error}")
+            return
         request = [self.requestline] + [f"{name}: {value}" for name, value in self.headers.items()]
         upstream.sendall(("\r\n".join(request) + "\r\n\r\n").encode("latin-1"))
         upstream.settimeout(None)

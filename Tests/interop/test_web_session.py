@@ -1,0 +1,175 @@
+"""The web client plays a desktop: headless Chromium against desktop_standin.py (aiortc)
+over the stand-in broker, per protocol.md."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import struct
+import time
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from web_support import browser, desktop_standin, save_screenshot, web_stack  # noqa: F401 - fixtures
+
+import mqtt_helpers
+
+PLAY_TIMEOUT = 30.0
+
+
+def inbound_video(browser) -> dict:
+    return browser.module("""
+        const s = window.podArcadeSession;
+        if (!s || !s.pc) return null;
+        const report = await s.pc.getStats();
+        let video = null, pair = null, local = null, remote = null, codec = null;
+        const byId = new Map();
+        report.forEach((r) => byId.set(r.id, r));
+        report.forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video') video = r;
+          if (r.type === 'transport' && r.selectedCandidatePairId) pair = byId.get(r.selectedCandidatePairId);
+        });
+        if (video && video.codecId) codec = byId.get(video.codecId);
+        return {framesDecoded: video ? (video.framesDecoded || 0) : 0,
+                codec: codec ? codec.mimeType : null,
+                local: pair ? byId.get(pair.localCandidateId).address : null,
+                remote: pair ? byId.get(pair.remoteCandidateId).address : null};
+    """)
+
+
+def start_session(stack, standin, browser) -> None:
+    browser.get(stack.page("/"))
+    card = browser.wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, f'[data-desktop-id="{standin.desktop_id}"]'),
+        what="the stand-in in the list")
+    card.click()
+    browser.wait_for(lambda: browser.find_element(By.ID, "session-status").get_attribute("data-status") == "connected",
+                     timeout=PLAY_TIMEOUT, what="the session to connect")
+    browser.wait_for(lambda: (inbound_video(browser) or {}).get("framesDecoded", 0) > 0,
+                     timeout=PLAY_TIMEOUT, what="decoded video frames")
+
+
+def test_the_page_plays_the_standin_and_reports_its_session_status(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"standin-{secrets.token_hex(3)}"
+    stack = web_stack(auth="psk", desktop_ids=[desktop_id])
+    standin = desktop_standin(stack, desktop_id)
+    watcher = stack.user_client()
+    watcher.subscribe_ok(f"desktops/{desktop_id}/sessions/+/status", qos=1)
+    try:
+        browser.get(stack.page("/"))
+        browser.wait_for(lambda: browser.find_element(By.ID, "psk"), what="the key prompt").send_keys(stack.client_psk)
+        browser.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+        start_session(stack, standin, browser)
+
+        stats = inbound_video(browser)
+        assert stats["codec"] == "video/H264", stats
+        assert stats["local"] == "127.0.0.1" and stats["remote"] == "127.0.0.1", stats
+
+        # The offer the desktop saw: recvonly video, recvonly audio and SCTP, BUNDLEd.
+        (offer,) = [r for r in standin.events("offer")]
+        sdp = offer["sdp"]
+        assert "m=video" in sdp and "m=audio" in sdp and "m=application" in sdp and "a=group:BUNDLE" in sdp
+        assert sdp.count("a=recvonly") == 2, sdp
+        session_id = offer["session"]
+        assert session_id.isalnum() and len(session_id) <= 32
+
+        # The browser trickled its candidates as JSON RTCIceCandidateInit.
+        assert standin.events("offer-candidate"), "no offer-ice-candidate arrived"
+
+        # The session status went new -> connecting -> connected, retained.
+        statuses = [m for m in watcher.collect(10, timeout=3) if m.topic.endswith(f"/{session_id}/status")]
+        values = [m.payload.decode() for m in statuses]
+        assert values[:1] == ["new"] and "connecting" in values and values[-1] == "connected", values
+
+        # The metrics overlay shows the path and frames.
+        browser.find_element(By.ID, "metrics-button").click()
+        browser.wait_for(lambda: browser.find_element(By.ID, "metric-path").text == "Direct", what="path Direct")
+        browser.wait_for(lambda: int(browser.find_element(By.ID, "metric-decoded").text) > 0, what="decoded count")
+        browser.wait_for(lambda: browser.find_element(By.ID, "metric-codec").text == "H264", what="codec H264")
+        browser.wait_for(lambda: browser.find_element(By.ID, "metric-bitrate").text not in ("", "–"), what="bitrate")
+        browser.wait_for(lambda: browser.find_element(By.ID, "metric-rtt").text.endswith("ms"), what="round trip")
+
+        # Back to the list: the session says closed (retained) and disconnects cleanly.
+        browser.find_element(By.ID, "back-button").click()
+        browser.wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".desktop-card"), what="the list again")
+        closed = [m for m in watcher.collect(10, timeout=3) if m.topic.endswith(f"/{session_id}/status")]
+        assert [m.payload.decode() for m in closed][-1:] == ["closed"], closed
+    finally:
+        watcher.stop()
+
+
+def test_the_sessions_will_says_disconnected_when_the_browser_vanishes(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"will-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id)
+    watcher = stack.user_client()
+    watcher.subscribe_ok(f"desktops/{desktop_id}/sessions/+/status", qos=1)
+    try:
+        start_session(stack, standin, browser)
+        watcher.drain()
+        browser.driver.quit()  # no DISCONNECT: the broker publishes the will
+        message = watcher.expect_one(timeout=15)
+        assert message.payload == b"disconnected", message
+    finally:
+        watcher.stop()
+
+
+def test_key_and_mouse_bytes_the_page_sends_arrive_at_the_desktop_intact(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"input-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id, "--rumble")
+    start_session(stack, standin, browser)
+
+    browser.wait_for(lambda: browser.find_element(By.ID, "play-button"), what="the play button").click()
+    browser.wait_for(lambda: "capturing" in browser.find_element(By.ID, "session").get_attribute("class"),
+                     what="input capture")
+    ActionChains(browser.driver).key_down("q").key_up("q").key_down(Keys.SHIFT).send_keys("a").key_up(Keys.SHIFT) \
+        .send_keys(Keys.RETURN).perform()  # RETURN is the code "Enter"; selenium's ENTER is "NumpadEnter"
+    stage = browser.find_element(By.ID, "stage")
+    ActionChains(browser.driver).move_to_element(stage).click().context_click().perform()
+    ActionChains(browser.driver).move_by_offset(12, -7).perform()
+
+    expected = [
+        "01011800", "01001800",  # KeyQ (24) down, up
+        "01033200", "01032600", "01022600", "01003200",  # Shift (50) down, A (38) down and up with shift, Shift up
+        "01012400", "01002400",  # Enter (36)
+    ]
+    def keyboard_hex():
+        return [r["hex"] for r in standin.events("input") if r["hex"].startswith("01")]
+    browser.wait_for(lambda: len(keyboard_hex()) >= len(expected), what="keyboard messages at the desktop")
+    assert keyboard_hex() == expected
+
+    def mouse():
+        return [bytes.fromhex(r["hex"]) for r in standin.events("input") if r["hex"].startswith("02")]
+
+    def buttons():
+        return [m[1] for m in mouse() if m[2:] == bytes(16)]  # button changes carry no motion
+    browser.wait_for(lambda: len(buttons()) >= 4, what="mouse button messages at the desktop")
+    assert all(len(m) == 18 for m in mouse())
+    assert buttons()[:4] == [1, 0, 2, 0], buttons()  # left down, up, right down, up
+
+    # Relative motion as little-endian float32 dx, dy (pointer lock's movementX/Y).
+    def motions():
+        return [struct.unpack("<ffff", m[2:]) for m in mouse() if m[2:] != bytes(16)]
+    browser.wait_for(lambda: (12.0, -7.0, 0.0, 0.0) in motions(), what="a motion of (12, -7)")
+
+    # The desktop answered each key press with a rumble message: decoded, and counted as
+    # dropped because headless Chromium has no gamepad to shake.
+    browser.wait_for(
+        lambda: browser.js("return window.podArcadeSession.counters.dropped")
+        .get("rumble-no-actuator", 0) == 4, what="four rumble messages handled")
+
+
+def test_the_session_page_is_screenshotted_while_playing(web_stack, browser, desktop_standin) -> None:
+    desktop_id = "living-room-pc"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id)
+    start_session(stack, standin, browser)
+    browser.find_element(By.ID, "metrics-button").click()
+    browser.wait_for(lambda: browser.find_element(By.ID, "metric-bitrate").text not in ("", "–"), what="bitrate")
+    browser.wait_for(lambda: browser.find_element(By.ID, "metric-fps").text not in ("", "–"), what="frame rate")
+    time.sleep(1.0)
+    path = save_screenshot(browser, "session.png")
+    assert path.stat().st_size > 10_000
