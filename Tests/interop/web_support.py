@@ -301,9 +301,7 @@ class Browser:
         return "\n".join(f"{e.get('level')} {e.get('message')}" for e in entries[-60:]) or "(empty)"
 
 
-@pytest.fixture
-def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Browser]:
-    """Headless Chromium (Debian's chromium and chromium-driver) through selenium."""
+def _launch_browser(profile_dir: Path) -> Browser:
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -315,17 +313,41 @@ def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Browser]
     options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_argument(f"--user-data-dir={profile_dir / 'chromium-profile'}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=chromedriver, log_output=str(tmp_path / "chromedriver.log"))
+    service = Service(executable_path=chromedriver, log_output=str(profile_dir / "chromedriver.log"))
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_window_size(1280, 800)
-    wrapped = Browser(driver)
-    yield wrapped
-    report = getattr(request.node, "web_failed", False)
-    if report:
-        print(wrapped.console_text())
-    driver.quit()
+    return Browser(driver)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """Headless Chromium (Debian's chromium and chromium-driver) through selenium."""
+    launched = _launch_browser(tmp_path)
+    yield launched
+    launched.driver.quit()
+
+
+@pytest.fixture(scope="module")
+def static_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One browser for a whole test module, on the page served without a broker (for tests
+    that only import the page's modules, such as the input encoder's)."""
+    folder = tmp_path_factory.mktemp("static-page")
+    log_path = folder / "http-standin.log"
+    log_path.write_text("")
+    server = _StandInServer(0, {"auth_method": "none"}, log_path)
+    threading.Thread(target=server.serve_forever, name="http-standin", daemon=True).start()
+    launched = _launch_browser(folder)
+    try:
+        launched.get(f"http://{HOST}:{server.server_address[1]}/")
+        launched.wait_for(lambda: launched.js("return document.querySelector('.brand') !== null"), what="the page")
+        yield launched
+    finally:
+        launched.driver.quit()
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
 
 
 # ---------------------------------------------------------------------------
