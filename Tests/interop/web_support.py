@@ -82,6 +82,7 @@ class WebStack:
     config: dict[str, Any]
     broker: mqtt_helpers.Broker
     log_paths: list[Path] = dataclasses.field(default_factory=list)
+    drop_websockets: Callable[[], int] | None = None  # cuts the page's /mqtt connections
 
     def page(self, path: str = "/") -> str:
         return self.url.rstrip("/") + path
@@ -157,6 +158,8 @@ class _StandInHandler(SimpleHTTPRequestHandler):
         client.settimeout(None)
         self.close_connection = True
         sockets = [client, upstream]
+        with self.server.lock:
+            self.server.websockets.add(client)
         try:
             while True:
                 readable, _, _ = select.select(sockets, [], [], 1.0)
@@ -170,6 +173,8 @@ class _StandInHandler(SimpleHTTPRequestHandler):
         except OSError:
             return
         finally:
+            with self.server.lock:
+                self.server.websockets.discard(client)
             upstream.close()
 
 
@@ -182,6 +187,20 @@ class _StandInServer(ThreadingHTTPServer):
         self.config = config
         self.log_path = log_path
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.websockets: set[socket.socket] = set()
+
+    def drop_websockets(self) -> int:
+        """Cuts every spliced /mqtt connection (no WebSocket close frame): a network loss
+        as the page sees it. Returns how many were cut."""
+        with self.lock:
+            cut = list(self.websockets)
+        for sock in cut:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(cut)
 
 
 def _mosquitto_auth_lines(tmp_path: Path, client_psk: str, desktop_psk: str, desktop_ids: list[str]) -> list[str]:
@@ -236,7 +255,7 @@ def web_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
         return WebStack(
             url=f"http://{HOST}:{server.server_address[1]}/", auth=auth, mqtt_host=HOST,
             mqtt_port=mosquitto.port, client_psk=client_psk, desktop_psk=desktop_psk, config=document,
-            broker=broker, log_paths=[mosquitto.log_path, log_path],
+            broker=broker, log_paths=[mosquitto.log_path, log_path], drop_websockets=server.drop_websockets,
         )
 
     yield start
