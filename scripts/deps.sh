@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
+  chromium     # headless browser for the web client tests (Tests/interop/test_web_*.py)
+  chromium-driver # chromedriver, which selenium drives
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in later tests
   libssl-dev   # OpenSSL headers for DTLS
@@ -25,8 +27,11 @@ DEBIAN_PACKAGES=(
 # Python packages as "pip-name=import-name". Add new ones here, one a line.
 PYTHON_PACKAGES=(
   aioice=aioice
+  aiortc=aiortc     # Tests/interop/desktop_standin.py, the desktop the web client tests play
+  numpy=numpy       # the stand-in's test pattern and tone
   paho-mqtt=paho.mqtt
   pytest=pytest
+  selenium=selenium # drives headless Chromium in Tests/interop/test_web_*.py
 )
 
 say() { echo "deps: $*"; }

@@ -194,7 +194,7 @@ class StandIn:
         client.subscribe([(self.topic("sessions", "+", "webrtc-offer"), 1),
                           (self.topic("sessions", "+", "offer-ice-candidate"), 1),
                           (self.topic("sessions", "+", "status"), 1)])
-        client.publish(self.topic("ice-servers"), "[]", qos=1, retain=True)
+        client.publish(self.topic("ice-servers"), self.args.ice_servers, qos=1, retain=True)
         client.publish(self.topic("status"), "online", qos=1, retain=True).wait_for_publish(5)
         self.record("online")
         self.loop.call_soon_threadsafe(self.connected.set)
@@ -340,6 +340,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--record", required=True, help="JSON lines file for what happens")
     parser.add_argument("--echo", action="store_true", help="send every input message back")
     parser.add_argument("--rumble", action="store_true", help="answer key presses with a 0x05 rumble")
+    parser.add_argument("--ice-servers", default="[]", help="JSON published on desktops/<id>/ice-servers")
     args = parser.parse_args(argv)
     if not is_loopback(socket_address(args.host)):
         parser.error("--host must be a loopback address")

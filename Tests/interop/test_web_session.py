@@ -173,3 +173,52 @@ def test_the_session_page_is_screenshotted_while_playing(web_stack, browser, des
     time.sleep(1.0)
     path = save_screenshot(browser, "session.png")
     assert path.stat().st_size > 10_000
+
+
+def test_holding_escape_releases_capture_and_a_short_press_goes_to_the_desktop(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"esc-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id)
+    start_session(stack, standin, browser)
+    # Capture without pointer lock (as when the browser refuses it), so that only the page's
+    # own Esc timer can end it.
+    browser.js("window.podArcadeCapture._setCapturing(true)")
+    press = "document.dispatchEvent(new KeyboardEvent(arguments[0], {code: 'Escape', key: 'Escape', bubbles: true}))"
+    browser.js(press, "keydown")
+    time.sleep(0.3)
+    browser.js(press, "keyup")
+    time.sleep(1.0)
+    assert browser.js("return window.podArcadeCapture.capturing") is True
+
+    browser.js(press, "keydown")
+    browser.wait_for(lambda: browser.js("return window.podArcadeCapture.capturing") is False, timeout=3,
+                     what="capture to end after holding Esc")
+    def keys():
+        return [r["hex"] for r in standin.events("input") if r["hex"].startswith("01")]
+    # The short press, then the held Esc released by the page when capture ended.
+    browser.wait_for(lambda: keys() == ["01010900", "01000900", "01010900", "01000900"], what="Esc bytes")
+    # Once released, keys no longer go to the desktop.
+    browser.js(press, "keyup")
+    browser.js("document.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyA', bubbles: true}))")
+    time.sleep(0.5)
+    assert len(keys()) == 4
+
+
+def test_the_session_uses_the_server_and_the_desktop_ice_servers(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"ice-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    server_list = [{"urls": ["stun:127.0.0.1:3478"]}]
+    desktop_list = [{"urls": "turn:127.0.0.1:3479?transport=udp", "username": "u", "credential": "p"}]
+    publisher = stack.user_client()  # the stand-in broker lets anyone publish server/...
+    publisher.publish_ok("server/ice-servers", json.dumps(server_list), qos=1, retain=True)
+    standin = desktop_standin(stack, desktop_id, "--ice-servers", json.dumps(desktop_list))
+    try:
+        start_session(stack, standin, browser)
+        got = browser.js("return window.podArcadeSession.pc.getConfiguration().iceServers")
+        urls = [server["urls"] for server in got]
+        assert urls in ([["stun:127.0.0.1:3478"], ["turn:127.0.0.1:3479?transport=udp"]],
+                        [["stun:127.0.0.1:3478"], "turn:127.0.0.1:3479?transport=udp"]), got
+        assert got[1]["username"] == "u" and got[1]["credential"] == "p"
+    finally:
+        publisher.publish_ok("server/ice-servers", "", qos=1, retain=True)
+        publisher.stop()

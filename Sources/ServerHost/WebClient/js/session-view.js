@@ -116,6 +116,7 @@ export function renderSession(root, { desktopId, creds, onBack, onAuthFailure })
   root.replaceChildren(shell);
 
   const capture = new InputCapture({ session, stage, video });
+  window.podArcadeCapture = capture;
   capture.addEventListener('capture', (e) => {
     shell.classList.toggle('capturing', e.detail.capturing);
     if (e.detail.capturing) toast(`Input captured. Hold Esc for ${ESC_HOLD_MS / 1000} s to release it.`);
@@ -234,5 +235,6 @@ export function renderSession(root, { desktopId, creds, onBack, onAuthFailure })
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     await session.close();
     if (window.podArcadeSession === session) window.podArcadeSession = null;
+    if (window.podArcadeCapture === capture) window.podArcadeCapture = null;
   };
 }

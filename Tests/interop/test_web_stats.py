@@ -1,0 +1,94 @@
+"""The metrics overlay's arithmetic (js/stats.js) and the ICE server parsing of
+js/session.js, run in headless Chromium on made-up getStats() reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from web_support import static_page  # noqa: F401 - fixture
+
+
+def summarize(page, report: list[dict], previous: dict | None = None) -> dict:
+    return page.module(
+        "const s = await import('/js/stats.js'); return s.summarizeStats(arguments[0], arguments[1]);",
+        report, previous)
+
+
+def report(local_type: str = "host", remote_type: str = "host", **video) -> list[dict]:
+    inbound = {
+        "id": "IT01V", "type": "inbound-rtp", "kind": "video", "timestamp": 10_000.0, "codecId": "C1",
+        "framesDecoded": 300, "framesDropped": 2, "framesPerSecond": 30, "frameWidth": 1280, "frameHeight": 720,
+        "jitterBufferDelay": 6.0, "jitterBufferEmittedCount": 300, "bytesReceived": 1_000_000, "packetsLost": 1,
+        "jitter": 0.004,
+    }
+    inbound.update(video)
+    return [
+        {"id": "T1", "type": "transport", "selectedCandidatePairId": "CP1", "timestamp": 10_000.0},
+        {"id": "CP1", "type": "candidate-pair", "localCandidateId": "L1", "remoteCandidateId": "R1",
+         "currentRoundTripTime": 0.0123, "nominated": True, "state": "succeeded", "timestamp": 10_000.0},
+        {"id": "CP2", "type": "candidate-pair", "localCandidateId": "L2", "remoteCandidateId": "R1",
+         "currentRoundTripTime": 0.5, "state": "failed", "timestamp": 10_000.0},
+        {"id": "L1", "type": "local-candidate", "candidateType": local_type, "protocol": "udp"},
+        {"id": "L2", "type": "local-candidate", "candidateType": "relay", "protocol": "udp"},
+        {"id": "R1", "type": "remote-candidate", "candidateType": remote_type},
+        {"id": "C1", "type": "codec", "mimeType": "video/H264"},
+        inbound,
+        {"id": "IT01A", "type": "inbound-rtp", "kind": "audio", "timestamp": 10_000.0, "bytesReceived": 50_000,
+         "packetsLost": 3},
+    ]
+
+
+def test_a_report_gives_round_trip_delay_frames_and_codec(static_page) -> None:
+    got = summarize(static_page, report())
+    assert got["rttMs"] == pytest.approx(12.3)
+    assert got["videoDelayMs"] == pytest.approx(20.0)  # 6 s of buffer delay over 300 frames
+    assert (got["framesDecoded"], got["framesDropped"], got["fps"]) == (300, 2, 30)
+    assert (got["width"], got["height"], got["codec"]) == (1280, 720, "video/H264")
+    assert got["path"] == "direct"
+    assert got["bitrateKbps"] is None  # needs two reports
+    assert got["packetsLost"] == 4
+    assert got["jitterMs"] == pytest.approx(4.0)
+
+
+def test_the_bitrate_comes_from_two_reports(static_page) -> None:
+    first = summarize(static_page, report())
+    later = report(bytesReceived=1_250_000, timestamp=11_000.0)
+    got = summarize(static_page, later, first)
+    assert got["bitrateKbps"] == pytest.approx(2000.0)  # 250,000 bytes in one second
+
+
+@pytest.mark.parametrize(("local", "remote", "path"), [
+    ("host", "host", "direct"),
+    ("srflx", "host", "reflexive"),
+    ("host", "prflx", "reflexive"),
+    ("relay", "host", "relayed"),
+    ("srflx", "relay", "relayed"),
+])
+def test_the_path_is_direct_reflexive_or_relayed(static_page, local: str, remote: str, path: str) -> None:
+    assert summarize(static_page, report(local, remote))["path"] == path
+
+
+def test_without_a_selected_pair_the_nominated_one_is_used(static_page) -> None:
+    stats = [s for s in report("srflx") if s["type"] != "transport"]
+    got = summarize(static_page, stats)
+    assert got["path"] == "reflexive" and got["rttMs"] == pytest.approx(12.3)
+
+
+def test_an_empty_report_gives_empty_numbers(static_page) -> None:
+    got = summarize(static_page, [])
+    assert got["rttMs"] is None and got["videoDelayMs"] is None and got["path"] == "unknown"
+    assert got["framesDecoded"] == 0
+
+
+def test_ice_server_lists_are_parsed_and_garbage_is_ignored(static_page) -> None:
+    got = static_page.module("""
+        const { parseIceServers } = await import('/js/session.js');
+        return [
+          parseIceServers('[{"urls":["stun:127.0.0.1:3478"]},{"urls":"turn:127.0.0.1?transport=udp","username":"u","credential":"p","credentialType":"password"}]'),
+          parseIceServers('not json'), parseIceServers('{"urls":"stun:x"}'), parseIceServers('[{"nourls":1}, null, 5]'),
+        ];
+    """)
+    assert got == [
+        [{"urls": ["stun:127.0.0.1:3478"]}, {"urls": "turn:127.0.0.1?transport=udp", "username": "u", "credential": "p"}],
+        [], [], [],
+    ]
