@@ -147,6 +147,11 @@ export async function completeOidcLogin(config, search = location.search) {
   if (pending.nonce && claims.nonce !== undefined && claims.nonce !== pending.nonce) {
     throw new Error('the id token was issued for another login (nonce mismatch)');
   }
+  if (typeof claims.exp === 'number' && claims.exp * 1000 < Date.now()) {
+    // Going round the issuer again would loop: say it instead.
+    throw new Error('the sign-in server issued an id token that has already expired (are the clocks right?)');
+  }
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw new Error('the id token has no subject');
   sessionStorage.setItem(TOKEN_KEY, body.id_token);
   return pending.returnTo || '/';
 }
