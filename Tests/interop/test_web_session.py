@@ -222,3 +222,19 @@ def test_the_session_uses_the_server_and_the_desktop_ice_servers(web_stack, brow
     finally:
         publisher.publish_ok("server/ice-servers", "", qos=1, retain=True)
         publisher.stop()
+
+
+def test_a_desktop_that_is_not_online_is_reported_at_once_and_one_that_leaves_too(web_stack, browser, desktop_standin) -> None:
+    stack = web_stack(auth="none")
+    browser.get(stack.page("/desktops/nobody-here"))
+    message = browser.wait_for(lambda: browser.find_element(By.ID, "session-error").text, timeout=5,
+                               what="the offline message")
+    assert message == "nobody-here is not online right now."
+
+    desktop_id = f"leaves-{secrets.token_hex(3)}"
+    standin = desktop_standin(stack, desktop_id)
+    start_session(stack, standin, browser)
+    standin.process.exit_expected = True
+    standin.process.proc.kill()  # its will says offline
+    browser.wait_for(lambda: any("went offline" in t.text for t in browser.find_elements(By.CSS_SELECTOR, ".toast")),
+                     what="the went-offline notice")

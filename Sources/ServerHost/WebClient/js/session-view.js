@@ -181,7 +181,10 @@ export function renderSession(root, { desktopId, creds, onBack, onAuthFailure })
   });
 
   session.addEventListener('step', (e) => { if (!overlay.classList.contains('problem')) stepText.textContent = e.detail.text; });
-  session.addEventListener('problem', (e) => showProblem(e.detail.message));
+  session.addEventListener('problem', (e) => {
+    if (e.detail.fatal) showProblem(e.detail.message);
+    else toast(e.detail.message, 6000);
+  });
   session.addEventListener('stream', (e) => {
     if (video.srcObject !== e.detail.stream) video.srcObject = e.detail.stream;
     video.play().catch(() => {});

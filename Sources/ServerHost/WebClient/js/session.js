@@ -39,7 +39,7 @@ export function parseIceServers(text) {
 
 /**
  * Events (CustomEvent.detail): `status` {status} (new, connecting, connected, disconnected,
- * failed, closed), `step` {text}, `problem` {message, fatal}, `stream` {stream},
+ * failed, closed), `step` {text}, `problem` {message, fatal}, `desktop` {online}, `stream` {stream},
  * `rumble` {pad, intensity, durationMs}, `channel` {open}.
  */
 export class Session extends EventTarget {
@@ -93,7 +93,12 @@ export class Session extends EventTarget {
     this._emit('status', { status: 'new' });
 
     this._emit('step', { text: 'Fetching ICE servers' });
-    const iceServers = await this._iceServers();
+    await this._watchDesktop();
+    const iceServers = await this._iceServers(); // also the grace period for the retained status
+    if (this.desktopOnline !== true) {
+      this._emit('problem', { message: `${this.desktopId} is not online right now.`, fatal: true });
+      return;
+    }
 
     this.mqtt.onMessage(`${this.prefix}/webrtc-answer`, (m) => this._onAnswer(m.text()));
     this.mqtt.onMessage(`${this.prefix}/answer-ice-candidate`, (m) => this._onRemoteCandidate(m.text()));
@@ -127,6 +132,22 @@ export class Session extends EventTarget {
       this.mqtt.unsubscribe(Object.keys(topics)).catch(() => {});
     }
     return [...lists.server, ...lists.desktop];
+  }
+
+  /** Follows the desktop's retained status; says so when it is (or goes) offline. */
+  async _watchDesktop() {
+    const topic = `desktops/${this.desktopId}/status`;
+    this.desktopOnline = null; // unknown until the retained status arrives
+    this.mqtt.onMessage(topic, (m) => {
+      const online = m.text() === 'online';
+      const was = this.desktopOnline;
+      this.desktopOnline = online;
+      if (!online && was === true && !this.closed) {
+        this._emit('problem', { message: `${this.desktopId} went offline.`, fatal: this.status !== 'connected' });
+      }
+      this._emit('desktop', { online });
+    });
+    await this.mqtt.subscribe(topic, 1);
   }
 
   _createPeerConnection(iceServers) {
