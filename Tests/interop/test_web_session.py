@@ -238,3 +238,53 @@ def test_a_desktop_that_is_not_online_is_reported_at_once_and_one_that_leaves_to
     standin.process.proc.kill()  # its will says offline
     browser.wait_for(lambda: any("went offline" in t.text for t in browser.find_elements(By.CSS_SELECTOR, ".toast")),
                      what="the went-offline notice")
+
+
+FAKE_PADS = """
+    const pad = (index) => ({
+      index, id: `Fake pad ${index}`, connected: true, mapping: 'standard', timestamp: 0,
+      buttons: Array.from({length: 17}, () => ({pressed: false, touched: false, value: 0})),
+      axes: [0, 0, 0, 0],
+      vibrationActuator: {effects: [], playEffect(type, params) { this.effects.push([type, params]); return Promise.resolve('complete'); }},
+    });
+    window.fakePads = [0, 1, 2, 3, 4].map(pad);
+    Object.defineProperty(navigator, 'getGamepads', {value: () => window.fakePads, configurable: true});
+"""
+
+
+def test_gamepads_are_polled_sent_on_change_and_rumble_reaches_the_pad(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"pads-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id, "--rumble")
+    start_session(stack, standin, browser)
+    browser.js(FAKE_PADS)
+
+    def pads():
+        return [bytes.fromhex(r["hex"]) for r in standin.events("input") if r["hex"].startswith("04")]
+    # Five pads connected: the first four get slots 0-3, one message each while nothing changes.
+    browser.wait_for(lambda: len(pads()) >= 4, what="the first state of four pads")
+    time.sleep(0.5)
+    assert sorted(p[1] for p in pads()) == [0, 1, 2, 3]
+    assert all(p == struct.pack("<BBBBffffff", 4, p[1], 0, 0, 0, 0, 0, 0, 0, 0) for p in pads())
+
+    # Pad 2 presses south (A) and start and pushes its left stick: one more message.
+    browser.js("""
+        const p = window.fakePads[2];
+        p.buttons[0] = {pressed: true, touched: true, value: 1};
+        p.buttons[9] = {pressed: true, touched: true, value: 1};
+        p.axes = [0.5, -1, 0, 0];
+        p.buttons[7] = {pressed: true, touched: true, value: 0.25};
+    """)
+    browser.wait_for(lambda: len(pads()) == 5, what="the changed pad")
+    assert pads()[-1] == struct.pack("<BBBBffffff", 4, 2, 0b10, 0b10, 0.5, -1, 0, 0, 0, 0.25)
+    time.sleep(0.3)
+    assert len(pads()) == 5
+
+    # A key press makes the stand-in send rumble for pad 0: the first fake pad shakes.
+    browser.js("window.podArcadeCapture._setCapturing(true)")
+    browser.js("document.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyA', bubbles: true}))")
+    effects = browser.wait_for(lambda: browser.js("return window.fakePads[0].vibrationActuator.effects"),
+                               what="a rumble effect")
+    assert effects == [["dual-rumble", {"startDelay": 0, "duration": 200, "strongMagnitude": 0.75,
+                                        "weakMagnitude": 0.75}]]
+    browser.js("document.dispatchEvent(new KeyboardEvent('keyup', {code: 'KeyA', bubbles: true}))")
