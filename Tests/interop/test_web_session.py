@@ -206,22 +206,16 @@ def test_holding_escape_releases_capture_and_a_short_press_goes_to_the_desktop(w
 
 def test_the_session_uses_the_server_and_the_desktop_ice_servers(web_stack, browser, desktop_standin) -> None:
     desktop_id = f"ice-{secrets.token_hex(3)}"
-    stack = web_stack(auth="none")
     server_list = [{"urls": ["stun:127.0.0.1:3478"]}]
     desktop_list = [{"urls": "turn:127.0.0.1:3479?transport=udp", "username": "u", "credential": "p"}]
-    publisher = stack.user_client()  # the stand-in broker lets anyone publish server/...
-    publisher.publish_ok("server/ice-servers", json.dumps(server_list), qos=1, retain=True)
+    stack = web_stack(auth="none", ice_servers=server_list)
     standin = desktop_standin(stack, desktop_id, "--ice-servers", json.dumps(desktop_list))
-    try:
-        start_session(stack, standin, browser)
-        got = browser.js("return window.podArcadeSession.pc.getConfiguration().iceServers")
-        urls = [server["urls"] for server in got]
-        assert urls in ([["stun:127.0.0.1:3478"], ["turn:127.0.0.1:3479?transport=udp"]],
-                        [["stun:127.0.0.1:3478"], "turn:127.0.0.1:3479?transport=udp"]), got
-        assert got[1]["username"] == "u" and got[1]["credential"] == "p"
-    finally:
-        publisher.publish_ok("server/ice-servers", "", qos=1, retain=True)
-        publisher.stop()
+    start_session(stack, standin, browser)
+    got = browser.js("return window.podArcadeSession.pc.getConfiguration().iceServers")
+    urls = [server["urls"] for server in got]
+    assert urls in ([["stun:127.0.0.1:3478"], ["turn:127.0.0.1:3479?transport=udp"]],
+                    [["stun:127.0.0.1:3478"], "turn:127.0.0.1:3479?transport=udp"]), got
+    assert got[1]["username"] == "u" and got[1]["credential"] == "p"
 
 
 def test_a_desktop_that_is_not_online_is_reported_at_once_and_one_that_leaves_too(web_stack, browser, desktop_standin) -> None:

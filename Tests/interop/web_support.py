@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,6 +84,12 @@ class WebStack:
     broker: mqtt_helpers.Broker
     log_paths: list[Path] = dataclasses.field(default_factory=list)
     drop_websockets: Callable[[], int] | None = None  # cuts the page's /mqtt connections
+    backend: str = "standin"  # or "ours": pod-arcade-server
+
+    def require_standin(self, why: str) -> None:
+        """Skips the test when the real server serves the page (``why`` says what it lacks)."""
+        if self.backend != "standin":
+            pytest.skip(f"needs the stand-in: {why}")
 
     def page(self, path: str = "/") -> str:
         return self.url.rstrip("/") + path
@@ -225,18 +232,39 @@ def _mosquitto_auth_lines(tmp_path: Path, client_psk: str, desktop_psk: str, des
     return [f"password_file {password_file}", f"acl_file {acl_file}"]
 
 
+WEB_BACKEND_ENV = "POD_ARCADE_WEB_BACKEND"  # "standin" (default) or "ours"
+
+
+def web_backend() -> str:
+    value = os.environ.get(WEB_BACKEND_ENV, "standin").strip().lower() or "standin"
+    if value not in ("standin", "ours"):
+        raise pytest.UsageError(f"{WEB_BACKEND_ENV}={value!r}: expected standin or ours")
+    return value
+
+
 @pytest.fixture
 def web_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., WebStack]]:
-    """``web_stack(auth="none"|"psk", desktop_ids=[...], config=None)`` -> ``WebStack``.
+    """``web_stack(auth="none"|"psk", desktop_ids=[...], config=None, ice_servers=None)`` -> ``WebStack``.
 
     ``desktop_ids`` are the desktops that may log in (the stand-in's password file needs
     them; the real server accepts any id with the desktop PSK). ``config`` overrides the
-    /config.json document (the OIDC tests use it)."""
-    servers: list[_StandInServer] = []
+    /config.json document (the OIDC tests use it; stand-in only). ``ice_servers`` is the
+    retained ``server/ice-servers`` list (the real server's ``ICE_SERVERS``).
 
-    def start(auth: str = "none", desktop_ids: list[str] = (), config: dict[str, Any] | None = None) -> WebStack:
+    ``POD_ARCADE_WEB_BACKEND=ours`` serves everything from pod-arcade-server instead of the
+    stand-in (HTTP_PORT, MQTT_PORT, AUTH_REQUIRED, CLIENT_PSK, DESKTOP_PSK, ICE_SERVERS);
+    tests that need a stand-in feature skip themselves then (``WebStack.require_standin``)."""
+    servers: list[_StandInServer] = []
+    ours: list[conftest.RunningProcess] = []
+
+    def start(auth: str = "none", desktop_ids: list[str] = (), config: dict[str, Any] | None = None,
+              ice_servers: list[dict[str, Any]] | None = None) -> WebStack:
         client_psk = f"client-{secrets.token_hex(6)}" if auth == "psk" else None
         desktop_psk = f"desktop-{secrets.token_hex(6)}" if auth == "psk" else None
+        if web_backend() == "ours":
+            if config is not None:
+                pytest.skip("a custom /config.json needs the stand-in (the real server builds its own)")
+            return _start_ours(request, tmp_path, ours, auth, client_psk, desktop_psk, ice_servers)
         ws_port = conftest.pick_free_udp_port(tcp_too=True)
         extra = [f"listener {ws_port} {HOST}", "protocol websockets"]
         if auth == "psk":
@@ -252,17 +280,67 @@ def web_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
             "mosquitto", HOST, mosquitto.port, mosquitto, desktop_psk=desktop_psk, client_psk=client_psk,
             user_name=PSK_USERNAME if auth == "psk" else None, desktop_ids=list(desktop_ids),
         )
-        return WebStack(
+        stack = WebStack(
             url=f"http://{HOST}:{server.server_address[1]}/", auth=auth, mqtt_host=HOST,
             mqtt_port=mosquitto.port, client_psk=client_psk, desktop_psk=desktop_psk, config=document,
             broker=broker, log_paths=[mosquitto.log_path, log_path], drop_websockets=server.drop_websockets,
         )
+        if ice_servers is not None:
+            # What the server does with ICE_SERVERS; the stand-in's ACL lets the user write server/#
+            # only in the anonymous setup, so publish as a user there and refuse otherwise.
+            if auth != "none":
+                raise ValueError("the stand-in publishes server/ice-servers only with auth none")
+            publisher = stack.user_client()
+            publisher.publish_ok("server/ice-servers", json.dumps(ice_servers), qos=1, retain=True)
+            publisher.stop()
+        return stack
 
     yield start
     for server in servers:
         server.stopping.set()
         server.shutdown()
         server.server_close()
+    conftest._stop_all(ours)
+
+
+def _start_ours(request: pytest.FixtureRequest, tmp_path: Path, started: list[conftest.RunningProcess],
+                auth: str, client_psk: str | None, desktop_psk: str | None,
+                ice_servers: list[dict[str, Any]] | None) -> WebStack:
+    """pod-arcade-server serving the page, /config.json and /mqtt on HTTP_PORT and MQTT over
+    TCP on MQTT_PORT (for the desktops and the tests)."""
+    binary = request.getfixturevalue("server_binary")
+    http_port = conftest.pick_free_udp_port(tcp_too=True)
+    mqtt_port = conftest.pick_free_udp_port(tcp_too=True, exclude=(http_port,))
+    env = {k: v for k, v in os.environ.items() if k not in conftest._SERVER_SETTINGS}
+    env.update(HTTP_PORT=str(http_port), MQTT_PORT=str(mqtt_port), STUN_PORT="-1", LOG_LEVEL="debug")
+    if auth == "psk":
+        env.update(AUTH_REQUIRED="true", CLIENT_PSK=client_psk, DESKTOP_PSK=desktop_psk)
+    elif auth != "none":
+        raise ValueError(f"auth {auth!r} is not set up for the real server here")
+    if ice_servers is not None:
+        env["ICE_SERVERS"] = json.dumps(ice_servers)
+    log_path = tmp_path / f"pod-arcade-server-web-{len(started)}.log"
+    server = conftest._start("pod-arcade-server", [str(binary)], env, log_path, mqtt_port)
+    started.append(server)
+    conftest._register(request, server)
+    conftest.wait_until_mqtt_answering(server)
+    url = f"http://{HOST}:{http_port}/"
+    deadline = time.monotonic() + conftest.READY_TIMEOUT
+    while True:
+        try:
+            with urllib.request.urlopen(url + "config.json", timeout=1) as response:
+                document = json.load(response)
+            break
+        except (OSError, ValueError) as error:
+            if time.monotonic() > deadline or not server.alive():
+                server.exit_expected = True
+                pytest.fail(f"pod-arcade-server did not serve {url}config.json ({error})")
+            time.sleep(0.1)
+    broker = mqtt_helpers.Broker("ours", HOST, mqtt_port, server, desktop_psk=desktop_psk, client_psk=client_psk,
+                                 user_name=PSK_USERNAME if auth == "psk" else None)
+    return WebStack(url=url, auth=auth, mqtt_host=HOST, mqtt_port=mqtt_port, client_psk=client_psk,
+                    desktop_psk=desktop_psk, config=document, broker=broker, log_paths=[log_path],
+                    backend="ours")
 
 
 # ---------------------------------------------------------------------------
