@@ -113,3 +113,17 @@ def test_the_broker_refuses_the_pages_user_with_a_wrong_key_and_accepts_the_righ
     login = mqtt_helpers.Login(f"user:{secrets.token_hex(3)}", "psk-user", "wrong")
     code = mqtt_helpers.connect_refused(stack.broker, mqtt_helpers.V311, login)
     assert code in (mqtt_helpers.V311_BAD_USER_NAME_OR_PASSWORD, mqtt_helpers.V311_NOT_AUTHORIZED)
+
+
+def test_the_page_says_when_the_broker_cannot_be_reached(web_stack, browser) -> None:
+    stack = web_stack(auth="none")
+    stack.require_standin("stops the stand-in's broker behind a running HTTP server")
+    stack.broker.process.exit_expected = True
+    stack.broker.process.stop()
+    browser.get(stack.page("/"))
+    browser.wait_for(lambda: browser.find_element(By.CSS_SELECTOR, ".chip-broker").get_attribute("data-status")
+                     in ("failed", "reconnecting"), what="the server chip to show the problem")
+    browser.get(stack.page("/desktops/arcade"))
+    message = browser.wait_for(lambda: browser.find_element(By.ID, "session-error").text, what="the session error")
+    assert message.startswith("Could not start the session")
+    assert browser.find_element(By.ID, "session-status").get_attribute("data-status") == "failed"

@@ -69,7 +69,10 @@ export class InputCapture extends EventTarget {
       try {
         await this.stage.requestPointerLock();
       } catch (error) {
-        this._emit('notice', { text: `Mouse capture is not available: ${error.message}` });
+        // Touch screens have no pointer to lock: nothing to tell there.
+        if (!matchMedia('(pointer: coarse)').matches) {
+          this._emit('notice', { text: `Mouse capture is not available: ${error.message}` });
+        }
       }
     }
     if (navigator.keyboard?.lock && document.fullscreenElement) {

@@ -220,6 +220,8 @@ export function renderSession(root, { desktopId, creds, onBack, onAuthFailure })
       onAuthFailure();
       return;
     }
+    session.mqtt.close(); // no reconnecting in the background: Retry starts afresh
+    setChip(statusChip, 'failed');
     showProblem(`Could not start the session: ${error.message}`);
   });
 
