@@ -24,16 +24,19 @@ def inbound_video(browser) -> dict:
         const s = window.podArcadeSession;
         if (!s || !s.pc) return null;
         const report = await s.pc.getStats();
-        let video = null, pair = null, local = null, remote = null, codec = null;
+        let video = null, audio = null, pair = null, local = null, remote = null, codec = null;
         const byId = new Map();
         report.forEach((r) => byId.set(r.id, r));
         report.forEach((r) => {
           if (r.type === 'inbound-rtp' && r.kind === 'video') video = r;
+          if (r.type === 'inbound-rtp' && r.kind === 'audio') audio = r;
           if (r.type === 'transport' && r.selectedCandidatePairId) pair = byId.get(r.selectedCandidatePairId);
         });
         if (video && video.codecId) codec = byId.get(video.codecId);
         return {framesDecoded: video ? (video.framesDecoded || 0) : 0,
                 codec: codec ? codec.mimeType : null,
+                audioPackets: audio ? (audio.packetsReceived || 0) : 0,
+                audioCodec: audio && audio.codecId ? byId.get(audio.codecId).mimeType : null,
                 local: pair ? byId.get(pair.localCandidateId).address : null,
                 remote: pair ? byId.get(pair.remoteCandidateId).address : null};
     """)
@@ -66,12 +69,23 @@ def test_the_page_plays_the_standin_and_reports_its_session_status(web_stack, br
         stats = inbound_video(browser)
         assert stats["codec"] == "video/H264", stats
         assert stats["local"] == "127.0.0.1" and stats["remote"] == "127.0.0.1", stats
+        browser.wait_for(lambda: inbound_video(browser)["audioPackets"] > 0, what="audio packets")
+        assert inbound_video(browser)["audioCodec"] == "audio/opus"
 
         # The offer the desktop saw: recvonly video, recvonly audio and SCTP, BUNDLEd.
         (offer,) = [r for r in standin.events("offer")]
         sdp = offer["sdp"]
         assert "m=video" in sdp and "m=audio" in sdp and "m=application" in sdp and "a=group:BUNDLE" in sdp
         assert sdp.count("a=recvonly") == 2, sdp
+        # H.264 is the first video codec offered, and Opus asks for stereo.
+        lines = sdp.split("\r\n")
+        video_line = next(line for line in lines if line.startswith("m=video"))
+        first = video_line.split()[3]
+        assert any(line.startswith(f"a=rtpmap:{first} H264/90000") for line in lines), video_line
+        assert any(line.startswith(f"a=fmtp:{first} ") and "packetization-mode=1" in line
+                   and "profile-level-id=42e01f" in line for line in lines)
+        opus = next(line.split()[0].split(":")[1] for line in lines if " opus/48000/2" in line)
+        assert any(line.startswith(f"a=fmtp:{opus} ") and "stereo=1" in line for line in lines)
         session_id = offer["session"]
         assert session_id.isalnum() and len(session_id) <= 32
 

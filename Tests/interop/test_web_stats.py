@@ -92,3 +92,27 @@ def test_ice_server_lists_are_parsed_and_garbage_is_ignored(static_page) -> None
         [{"urls": ["stun:127.0.0.1:3478"]}, {"urls": "turn:127.0.0.1?transport=udp", "username": "u", "credential": "p"}],
         [], [], [],
     ]
+
+
+def test_h264_is_put_first_and_nothing_is_removed(static_page) -> None:
+    codecs = [
+        {"mimeType": "video/VP8"},
+        {"mimeType": "video/H264", "sdpFmtpLine": "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"},
+        {"mimeType": "video/rtx", "sdpFmtpLine": "apt=96"},
+        {"mimeType": "video/H264", "sdpFmtpLine": "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"},
+        {"mimeType": "video/H264", "sdpFmtpLine": "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+        {"mimeType": "video/AV1"},
+    ]
+    got = static_page.module("const s = await import('/js/sdp.js'); return s.preferH264(arguments[0]);", codecs)
+    assert got == [codecs[4], codecs[3], codecs[1], codecs[0], codecs[2], codecs[5]]
+
+
+def test_opus_fmtp_lines_ask_for_stereo_and_other_lines_stay(static_page) -> None:
+    sdp = "\r\n".join([
+        "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9", "a=rtpmap:111 opus/48000/2",
+        "a=fmtp:111 minptime=10;useinbandfec=1;stereo=0", "a=rtpmap:63 red/48000/2", "a=fmtp:63 111/111",
+        "a=rtpmap:9 G722/8000", "",
+    ])
+    got = static_page.module("const s = await import('/js/sdp.js'); return s.withStereoOpus(arguments[0]);", sdp)
+    assert got == sdp.replace("a=fmtp:111 minptime=10;useinbandfec=1;stereo=0",
+                              "a=fmtp:111 minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1")

@@ -6,6 +6,7 @@
 import { MqttClient } from './mqtt.js';
 import { randomAlphanumeric } from './auth.js';
 import { InputCounters, decodeDesktopMessage, toHex } from './input.js';
+import { preferH264, withStereoOpus } from './sdp.js';
 import { summarizeStats } from './stats.js';
 
 export const INPUT_CHANNEL = Object.freeze({
@@ -107,7 +108,7 @@ export class Session extends EventTarget {
     this._createPeerConnection(iceServers);
     this._emit('step', { text: 'Offering' });
     const offer = await this.pc.createOffer();
-    await this.pc.setLocalDescription(offer);
+    await this.pc.setLocalDescription({ type: 'offer', sdp: withStereoOpus(offer.sdp) });
     await this.mqtt.publish(`${this.prefix}/webrtc-offer`, this.pc.localDescription.sdp, { qos: 1 });
     this._emit('step', { text: `Waiting for ${this.desktopId} to answer` });
     this.answerTimer = setTimeout(() => {
@@ -159,7 +160,15 @@ export class Session extends EventTarget {
     this.channel.onopen = () => this._emit('channel', { open: true });
     this.channel.onclose = () => this._emit('channel', { open: false });
     this.channel.onmessage = (event) => this._onDesktopMessage(event.data);
-    pc.addTransceiver('video', { direction: 'recvonly', streams: [this.stream] });
+    const video = pc.addTransceiver('video', { direction: 'recvonly', streams: [this.stream] });
+    const capabilities = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
+    if (capabilities && typeof video.setCodecPreferences === 'function') {
+      try {
+        video.setCodecPreferences(preferH264(capabilities.codecs));
+      } catch (error) {
+        console.warn('kept the default codec order:', error);
+      }
+    }
     pc.addTransceiver('audio', { direction: 'recvonly', streams: [this.stream] });
     pc.ontrack = (event) => {
       if (!this.stream.getTracks().includes(event.track)) this.stream.addTrack(event.track);
