@@ -218,7 +218,10 @@ class StandIn:
                 await self.on_candidate(sid, json.loads(payload))
             elif kind == "status":
                 self.record("session-status", session=sid, status=payload.decode(errors="replace"), retained=retained)
-                if payload in (b"closed", b"disconnected", b"failed") and not retained:
+                # "closed" is the browser leaving. "disconnected" may be only its broker
+                # connection (the will) while the media still flows: the peer connection's
+                # own state decides then.
+                if payload == b"closed" and not retained:
                     await self.close_session(sid)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the desktop
             self.record("error", session=sid, kind=kind, error=repr(error))

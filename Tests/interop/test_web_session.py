@@ -296,3 +296,27 @@ def test_gamepads_are_polled_sent_on_change_and_rumble_reaches_the_pad(web_stack
     assert effects == [["dual-rumble", {"startDelay": 0, "duration": 200, "strongMagnitude": 0.75,
                                         "weakMagnitude": 0.75}]]
     browser.js("document.dispatchEvent(new KeyboardEvent('keyup', {code: 'KeyA', bubbles: true}))")
+
+
+def test_after_losing_the_broker_the_session_says_where_it_is_again(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"drop-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    stack.require_standin("cuts the WebSocket in its HTTP splice")
+    standin = desktop_standin(stack, desktop_id)
+    watcher = stack.user_client()
+    watcher.subscribe_ok(f"desktops/{desktop_id}/sessions/+/status", qos=1)
+    try:
+        start_session(stack, standin, browser)
+        watcher.drain()
+        assert stack.drop_websockets() == 1
+        # The will says "disconnected"; once reconnected, the page says "connected" again while
+        # the media, which never went through the broker, keeps flowing.
+        first = watcher.expect_one(timeout=10)
+        assert first.payload == b"disconnected"
+        second = watcher.expect_one(timeout=20)
+        assert second.payload == b"connected"
+        before = inbound_video(browser)["framesDecoded"]
+        browser.wait_for(lambda: inbound_video(browser)["framesDecoded"] > before, what="more frames")
+        assert browser.find_element(By.ID, "session-status").get_attribute("data-status") == "connected"
+    finally:
+        watcher.stop()
