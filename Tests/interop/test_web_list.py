@@ -127,3 +127,27 @@ def test_the_page_says_when_the_broker_cannot_be_reached(web_stack, browser) -> 
     message = browser.wait_for(lambda: browser.find_element(By.ID, "session-error").text, what="the session error")
     assert message.startswith("Could not start the session")
     assert browser.find_element(By.ID, "session-status").get_attribute("data-status") == "failed"
+
+
+def test_the_list_can_be_used_with_the_keyboard_alone(web_stack, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    stack = web_stack(auth="none")
+    desktop_id = f"keys-{secrets.token_hex(3)}"
+    desktop = stack.desktop_client(desktop_id)
+    try:
+        desktop.publish_ok(f"desktops/{desktop_id}/status", "online", qos=1, retain=True)
+        browser.get(stack.page("/"))
+        browser.wait_for(lambda: desktop_ids_shown(browser) == [desktop_id], what="the desktop")
+        for _ in range(6):
+            ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+            if browser.js("return document.activeElement.dataset.desktopId") == desktop_id:
+                break
+        assert browser.js("return document.activeElement.dataset.desktopId") == desktop_id
+        outline = browser.js("return getComputedStyle(document.activeElement).boxShadow")
+        assert outline != "none", "the focused card shows no focus ring"
+        ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+        browser.wait_for(lambda: browser.current_url == stack.page(f"/desktops/{desktop_id}"), what="the session page")
+    finally:
+        desktop.stop()

@@ -116,3 +116,22 @@ def test_opus_fmtp_lines_ask_for_stereo_and_other_lines_stay(static_page) -> Non
     got = static_page.module("const s = await import('/js/sdp.js'); return s.withStereoOpus(arguments[0]);", sdp)
     assert got == sdp.replace("a=fmtp:111 minptime=10;useinbandfec=1;stereo=0",
                               "a=fmtp:111 minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1")
+
+
+def test_the_broker_url_follows_the_pages_scheme_and_host(static_page) -> None:
+    got = static_page.module("""
+        const { brokerUrl } = await import('/js/session.js');
+        return [brokerUrl({protocol: 'http:', host: '127.0.0.1:8080'}),
+                brokerUrl({protocol: 'https:', host: 'arcade.example:8443'})];
+    """)
+    assert got == ["ws://127.0.0.1:8080/mqtt", "wss://arcade.example:8443/mqtt"]
+
+
+def test_random_ids_are_alphanumeric_of_the_asked_length(static_page) -> None:
+    got = static_page.module("""
+        const { randomAlphanumeric } = await import('/js/auth.js');
+        return Array.from({length: 200}, () => randomAlphanumeric(16));
+    """)
+    assert all(len(value) == 16 and value.isascii() and value.isalnum() for value in got)
+    assert len(set(got)) == 200
+    assert len(set("".join(got))) > 55  # all of [A-Za-z0-9] show up in 3,200 characters
