@@ -320,3 +320,29 @@ def test_after_losing_the_broker_the_session_says_where_it_is_again(web_stack, b
         assert browser.find_element(By.ID, "session-status").get_attribute("data-status") == "connected"
     finally:
         watcher.stop()
+
+
+def test_a_touch_on_the_picture_arrives_in_video_pixels(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"touch-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id)
+    start_session(stack, standin, browser)
+    browser.wait_for(lambda: browser.find_element(By.ID, "play-button"), what="the play button").click()
+    browser.wait_for(lambda: browser.js("return document.getElementById('session-overlay').hidden"), what="no overlay")
+    box = browser.js("""
+        const v = document.getElementById('remote-video'); const r = v.getBoundingClientRect();
+        return {left: r.left, top: r.top, width: r.width, height: r.height, vw: v.videoWidth, vh: v.videoHeight};
+    """)
+    assert (box["vw"], box["vh"]) == (640, 360)
+    scale = min(box["width"] / 640, box["height"] / 360)
+    left = box["left"] + (box["width"] - 640 * scale) / 2
+    top = box["top"] + (box["height"] - 360 * scale) / 2
+    x, y = left + 100.5 * scale, top + 50.5 * scale  # the middle of video pixel (100, 50)
+    for kind in ("touchStart", "touchEnd"):
+        points = [{"x": x, "y": y}] if kind == "touchStart" else []
+        browser.driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    def touches():
+        return [r["hex"] for r in standin.events("input") if r["hex"].startswith("03")]
+    browser.wait_for(lambda: len(touches()) >= 2, what="two touch messages")
+    assert touches()[:2] == [struct.pack("<BBHH", 3, 0, 100, 50).hex(), struct.pack("<BBHH", 3, 1, 100, 50).hex()]
