@@ -47,8 +47,8 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE, VIDEO_PTIME, MediaStreamError
-from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
+from aiortc.mediastreams import AUDIO_PTIME, VIDEO_CLOCK_RATE, MediaStreamError
+from aiortc.sdp import candidate_from_sdp
 
 import av
 import numpy

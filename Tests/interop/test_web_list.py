@@ -7,10 +7,13 @@ simulated by publishing their retained status as a desktop would.
 from __future__ import annotations
 
 import secrets
+import time
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from web_support import browser, desktop_standin, save_screenshot, web_stack  # noqa: F401 - fixtures
+from web_support import browser, save_screenshot, web_stack  # noqa: F401 - fixtures
 
 import mqtt_helpers
 
@@ -63,7 +66,6 @@ def test_the_list_page_is_screenshotted_with_desktops(web_stack, browser) -> Non
         browser.wait_for(lambda: browser.find_element(By.CSS_SELECTOR, ".chip-broker").get_attribute("data-status")
                          == "connected", what="the server chip")
         browser.js("document.activeElement && document.activeElement.blur()")
-        import time
         time.sleep(0.5)  # let the cards' entry animation finish before the picture
         path = save_screenshot(browser, "desktop-list.png")
         assert path.stat().st_size > 10_000
@@ -130,9 +132,6 @@ def test_the_page_says_when_the_broker_cannot_be_reached(web_stack, browser) -> 
 
 
 def test_the_list_can_be_used_with_the_keyboard_alone(web_stack, browser) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
-
     stack = web_stack(auth="none")
     desktop_id = f"keys-{secrets.token_hex(3)}"
     desktop = stack.desktop_client(desktop_id)

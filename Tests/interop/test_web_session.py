@@ -8,13 +8,14 @@ import secrets
 import struct
 import time
 
+import pytest
+
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from web_support import browser, desktop_standin, save_screenshot, web_stack  # noqa: F401 - fixtures
 
-import mqtt_helpers
 
 PLAY_TIMEOUT = 30.0
 
@@ -346,3 +347,38 @@ def test_a_touch_on_the_picture_arrives_in_video_pixels(web_stack, browser, desk
         return [r["hex"] for r in standin.events("input") if r["hex"].startswith("03")]
     browser.wait_for(lambda: len(touches()) >= 2, what="two touch messages")
     assert touches()[:2] == [struct.pack("<BBHH", 3, 0, 100, 50).hex(), struct.pack("<BBHH", 3, 1, 100, 50).hex()]
+
+
+def test_volume_mute_full_screen_and_the_metrics_toggle(web_stack, browser, desktop_standin) -> None:
+    desktop_id = f"ctl-{secrets.token_hex(3)}"
+    stack = web_stack(auth="none")
+    standin = desktop_standin(stack, desktop_id)
+    start_session(stack, standin, browser)
+    video = "document.getElementById('remote-video')"
+
+    browser.js("const v = document.getElementById('volume'); v.value = '0.3'; v.dispatchEvent(new Event('input'));")
+    assert browser.js(f"return {video}.volume") == pytest.approx(0.3)
+    assert browser.js("return localStorage.getItem('pod-arcade.volume')") == "0.3"
+    browser.find_element(By.ID, "mute-button").click()
+    assert browser.js(f"return {video}.muted") is True
+    assert browser.find_element(By.ID, "mute-button").get_attribute("aria-label") == "Unmute"
+    browser.find_element(By.ID, "mute-button").click()
+    assert browser.js(f"return {video}.muted") is False
+
+    assert browser.find_element(By.ID, "metrics").get_attribute("hidden") is not None
+    browser.find_element(By.ID, "metrics-button").click()
+    assert browser.find_element(By.ID, "metrics").get_attribute("hidden") is None
+    assert browser.find_element(By.ID, "metrics-button").get_attribute("aria-pressed") == "true"
+
+    browser.find_element(By.ID, "fullscreen-button").click()
+    browser.wait_for(lambda: browser.js("return document.fullscreenElement && document.fullscreenElement.id") == "session",
+                     what="full screen")
+    assert browser.find_element(By.ID, "fullscreen-button").get_attribute("aria-label") == "Leave full screen"
+    browser.find_element(By.ID, "fullscreen-button").click()
+    browser.wait_for(lambda: browser.js("return document.fullscreenElement") is None, what="leaving full screen")
+
+    # Settings are remembered for the next session.
+    browser.refresh()
+    browser.wait_for(lambda: browser.find_elements(By.ID, "remote-video"), what="the session page again")
+    assert browser.js(f"return {video}.volume") == pytest.approx(0.3)
+    assert browser.find_element(By.ID, "metrics").get_attribute("hidden") is None
