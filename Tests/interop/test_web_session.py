@@ -382,3 +382,32 @@ def test_volume_mute_full_screen_and_the_metrics_toggle(web_stack, browser, desk
     browser.wait_for(lambda: browser.find_elements(By.ID, "remote-video"), what="the session page again")
     assert browser.js(f"return {video}.volume") == pytest.approx(0.3)
     assert browser.find_element(By.ID, "metrics").get_attribute("hidden") is None
+
+
+def test_a_desktop_that_never_answers_fails_the_session_with_a_message(web_stack, browser) -> None:
+    stack = web_stack(auth="none")
+    desktop_id = f"mute-{secrets.token_hex(3)}"
+    desktop = stack.desktop_client(desktop_id)  # online, but it answers nothing
+    desktop.publish_ok(f"desktops/{desktop_id}/status", "online", qos=1, retain=True)
+    desktop.subscribe_ok(f"desktops/{desktop_id}/sessions/+/#", qos=1)
+    try:
+        browser.get(stack.page("/"))
+        got = browser.module("""
+            const { Session } = await import('/js/session.js');
+            const s = new Session({desktopId: arguments[0], answerTimeoutMs: 1500, username: 'user:anonymous'});
+            const problems = [];
+            s.addEventListener('problem', (e) => problems.push(e.detail));
+            await s.start();
+            const started = Date.now();
+            while (s.status !== 'failed' && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 50));
+            const result = {status: s.status, problems, session: s.sessionId};
+            await s.close();
+            return result;
+        """, desktop_id)
+        assert got["status"] == "failed"
+        assert got["problems"] == [{"message": f"{desktop_id} did not answer. Is it running and connected?", "fatal": True}]
+        seen = [(m.topic.rsplit("/", 1)[-1], m.payload) for m in desktop.collect(50, timeout=2)]
+        assert ("webrtc-offer" in [t for t, _ in seen]) and ("status", b"failed") in seen, seen
+        assert ("status", b"closed") == seen[-1]
+    finally:
+        desktop.stop()

@@ -45,10 +45,12 @@ export function parseIceServers(text) {
  */
 export class Session extends EventTarget {
   /**
-   * @param {{desktopId: string, username?: string, password?: string, url?: string}} options
+   * @param {{desktopId: string, username?: string, password?: string, url?: string,
+   *          answerTimeoutMs?: number}} options
    */
   constructor(options) {
     super();
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
     this.desktopId = options.desktopId;
     this.sessionId = randomAlphanumeric(16);
     this.prefix = `desktops/${this.desktopId}/sessions/${this.sessionId}`;
@@ -116,7 +118,7 @@ export class Session extends EventTarget {
         this._emit('problem', { message: `${this.desktopId} did not answer. Is it running and connected?`, fatal: true });
         this._setStatus('failed');
       }
-    }, ANSWER_TIMEOUT_MS);
+    }, this.answerTimeoutMs);
     this.statsTimer = setInterval(() => this._publishStats(), STATS_PUBLISH_MS);
   }
 
