@@ -106,6 +106,16 @@ def test_the_page_plays_the_standin_and_reports_its_session_status(web_stack, br
         browser.wait_for(lambda: browser.find_element(By.ID, "metric-bitrate").text not in ("", "–"), what="bitrate")
         browser.wait_for(lambda: browser.find_element(By.ID, "metric-rtt").text.endswith("ms"), what="round trip")
 
+        # Session statistics go to stats/<stat> (every 5 s; here at once).
+        stats_watcher = stack.user_client()
+        stats_watcher.subscribe_ok(f"desktops/{desktop_id}/sessions/{session_id}/stats/#", qos=0)
+        browser.js("window.podArcadeSession._publishStats()")
+        published = {m.topic.rsplit("/", 1)[-1]: m.payload.decode() for m in stats_watcher.collect(6, timeout=5)}
+        stats_watcher.stop()
+        assert published.get("path") == "direct", published
+        assert int(published["frames-decoded"]) > 0 and float(published["rtt-ms"]) >= 0, published
+        assert set(published) >= {"path", "frames-decoded", "frames-dropped", "rtt-ms", "bitrate-kbps"}, published
+
         # Back to the list: the session says closed (retained) and disconnects cleanly.
         browser.find_element(By.ID, "back-button").click()
         browser.wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".desktop-card"), what="the list again")
