@@ -299,6 +299,20 @@ def test_gamepads_are_polled_sent_on_change_and_rumble_reaches_the_pad(web_stack
     time.sleep(0.3)
     assert len(pads()) == 5
 
+    # Pad 2 is unplugged: its slot is let go of (all released), and the fifth pad, which was
+    # waiting with north held, takes the slot.
+    browser.js("""
+        window.fakePads[4].buttons[3] = {pressed: true, touched: true, value: 1};
+        const gone = window.fakePads[2];
+        window.fakePads = window.fakePads.filter((p) => p !== gone);
+        const event = new Event('gamepaddisconnected');
+        event.gamepad = gone;
+        window.dispatchEvent(event);
+    """)
+    browser.wait_for(lambda: len(pads()) == 7, what="the release and the new pad in slot 2")
+    assert pads()[5:] == [struct.pack("<BBBBffffff", 4, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+                          struct.pack("<BBBBffffff", 4, 2, 0b1, 0, 0, 0, 0, 0, 0, 0)]
+
     # A key press makes the stand-in send rumble for pad 0: the first fake pad shakes.
     browser.js("window.podArcadeCapture._setCapturing(true)")
     browser.js("document.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyA', bubbles: true}))")
