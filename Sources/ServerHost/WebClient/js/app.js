@@ -75,6 +75,13 @@ function renderLogin(error) {
   input.focus();
 }
 
+/** A stable hue (0-359) for a desktop id, so each card has its own colour. */
+function hue(id) {
+  let hash = 0;
+  for (const c of id) hash = (hash * 31 + c.codePointAt(0)) >>> 0;
+  return hash % 360;
+}
+
 /** The list of online desktops, live. */
 function renderDesktops(creds) {
   const desktops = new Map(); // id -> first seen time
@@ -103,7 +110,7 @@ function renderDesktops(creds) {
       return;
     }
     grid.replaceChildren(...ids.map((id) => h('a', {
-      class: 'desktop-card', href: `/desktops/${id}`, dataset: { desktopId: id },
+      class: 'desktop-card', href: `/desktops/${id}`, dataset: { desktopId: id }, style: `--hue: ${hue(id)}`,
       'aria-label': `Play on ${id}`,
       onClick: (e) => { e.preventDefault(); navigate(`/desktops/${id}`); },
     },
