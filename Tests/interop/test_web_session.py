@@ -53,6 +53,9 @@ def start_session(stack, standin, browser) -> None:
                      timeout=PLAY_TIMEOUT, what="the session to connect")
     browser.wait_for(lambda: (inbound_video(browser) or {}).get("framesDecoded", 0) > 0,
                      timeout=PLAY_TIMEOUT, what="decoded video frames")
+    # The data channel (SCTP) may open after the first frames: input sent before is dropped.
+    browser.wait_for(lambda: browser.js("return window.podArcadeSession.channel.readyState") == "open",
+                     timeout=PLAY_TIMEOUT, what="the input data channel to open")
 
 
 def test_the_page_plays_the_standin_and_reports_its_session_status(web_stack, browser, desktop_standin) -> None:
