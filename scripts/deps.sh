@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
-  chromium     # headless browser peer in ICEAgentTests (Chromium interop)
-  chromium-driver # chromedriver for selenium, same tests
+  chromium     # headless browser: web client tests (Tests/interop/test_web_*.py), ICE interop in ICEAgentTests
+  chromium-driver # chromedriver, which selenium drives
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests
   iptables     # NAT routers (MASQUERADE, DNAT) inside those namespaces
@@ -29,11 +29,13 @@ DEBIAN_PACKAGES=(
 # Python packages as "pip-name=import-name". Add new ones here, one a line.
 PYTHON_PACKAGES=(
   aioice=aioice
+  aiortc=aiortc     # Tests/interop/desktop_standin.py, the desktop the web client tests play
+  numpy=numpy       # the stand-in's test pattern and tone
   paho-mqtt=paho.mqtt
   pytest=pytest
   PyJWT=jwt
   cryptography=cryptography
-  selenium=selenium # drives headless Chromium in ICEAgentTests
+  selenium=selenium # drives headless Chromium (web client tests, ICE interop)
 )
 
 say() { echo "deps: $*"; }
