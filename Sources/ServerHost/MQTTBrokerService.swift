@@ -75,6 +75,11 @@ public final class MQTTBrokerService: Service, Sendable {
     private static let publishRefused = Counter(label: "pod_arcade_mqtt_publish_refused_total")
     private static let dropped = Counter(label: "pod_arcade_mqtt_dropped_messages_total")
 
+    /// Creates the counters, so that `/metrics` lists them at 0 before the first event.
+    static func registerMetrics() {
+        _ = (connections, refused, malformed, publishRefused, dropped)
+    }
+
     static func record(_ event: MQTTBrokerEvent, logger: Logger) {
         switch event {
         case .connected(let id, let clientID, let kind, let version, let present):

@@ -28,6 +28,9 @@ public final class MetricsExporter: Sendable {
     public static func bootstrapMetricsSystem() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        StunMetrics.register()
+        MQTTBrokerService.registerMetrics()
+        _ = HTTPMetrics.requests
         return registry
     }
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import conftest
+import stunwire
+
 from http_interop import (HttpServer, WebSocketClient, http_get, make_certificate, run_until_exit,
                           start_http_server)
 from mqtt_helpers import V5
@@ -123,8 +126,13 @@ def test_https_with_a_generated_certificate(start_http: Callable[..., HttpServer
 
 
 def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
-    server = start_http()
+    stun_port = conftest.pick_free_udp_port()
+    server = start_http(STUN_PORT=str(stun_port))
     first = metrics(server)
+    stun_success = 'pod_arcade_stun_responses_total{kind="success"}'
+    assert first[stun_success] == 0 and first["pod_arcade_mqtt_connections_total"] == 0
+    assert stunwire.probe("127.0.0.1", stun_port, timeout=2.0) is not None
+    assert metrics(server)[stun_success] == 1
     for name in ('pod_arcade_mqtt_clients{kind="desktop"}', 'pod_arcade_mqtt_clients{kind="user"}',
                  "pod_arcade_desktops_online", "pod_arcade_mqtt_sessions", "pod_arcade_http_requests_total",
                  'pod_arcade_mqtt_messages_total{direction="received"}', "pod_arcade_mqtt_auth_failures_total"):
