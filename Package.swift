@@ -73,7 +73,8 @@ let package = Package(
         ),
         // recvmmsg/sendmmsg declarations for the STUN server's batched UDP path (Linux).
         .target(name: "CUDPBatch"),
-        // Server composition: configuration, STUN listener (HTTP/MQTT come with later issues).
+        // Server composition: configuration, STUN listener, MQTT broker service, HTTP(S) with the
+        // WebSocket /mqtt endpoint, TLS material, OpenID Connect, metrics; serves WebClient/.
         .target(
             name: "ServerHost",
             dependencies: [

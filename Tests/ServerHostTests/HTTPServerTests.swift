@@ -209,6 +209,17 @@ import X509
         #expect(text.contains("pod_arcade_mqtt_sessions 2"))
     }
 
+    @Test func sessionsAreCountedByTheirRetainedStatus() {
+        let registry = PrometheusCollectorRegistry()
+        let exporter = MetricsExporter(registry: registry, runtime: nil)
+        exporter.apply(sessionStatuses: ["connected", "connecting", "connected", "bogus"])
+        let text = registry.emitToString()
+        #expect(text.contains(#"pod_arcade_sessions{status="connected"} 2"#))
+        #expect(text.contains(#"pod_arcade_sessions{status="connecting"} 1"#))
+        #expect(text.contains(#"pod_arcade_sessions{status="failed"} 0"#))
+        #expect(!text.contains("bogus"))
+    }
+
     @Test(arguments: [
         (["mqtt"], true), (["mqttv3.1, mqtt"], true), (["MQTT"], true), (["chat", " mqtt "], true), (["mqttv3.1"], false),
         ([], false), (["chat,superchat"], false),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -144,7 +145,9 @@ def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
         user.connect_ok()
         desktop.connect_ok()
         desktop.publish_ok("desktops/metrics-desk/status", b"online", qos=1, retain=True)
+        user.publish_ok("desktops/metrics-desk/sessions/s1/status", b"connecting", qos=1, retain=True)
         second = metrics(server)
+        assert second['pod_arcade_sessions{status="connecting"}'] == 1
         assert second['pod_arcade_mqtt_clients{kind="user"}'] == 1
         assert second['pod_arcade_mqtt_clients{kind="desktop"}'] == 1
         assert second["pod_arcade_desktops_online"] == 1
@@ -154,6 +157,11 @@ def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
     finally:
         user.stop()
         desktop.stop()
+    # The broker clears a session's retained status when its browser goes away.
+    deadline = time.monotonic() + 5
+    while metrics(server)['pod_arcade_sessions{status="connecting"}'] != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert metrics(server)['pod_arcade_sessions{status="connecting"}'] == 0
 
 
 def last_line(result) -> str:
