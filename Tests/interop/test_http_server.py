@@ -4,6 +4,7 @@ name their variable."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import ssl
 import time
@@ -124,6 +125,14 @@ def test_https_with_a_generated_certificate(start_http: Callable[..., HttpServer
     # The generated certificate is not trusted by default.
     with pytest.raises(ssl.SSLCertVerificationError):
         http_get(server.tls_port, "/", tls=True, context=ssl.create_default_context())
+    # Trusting the certificate itself works (what a desktop given the PEM does), and its
+    # SHA-256 fingerprint is the one in the log.
+    pem = ssl.get_server_certificate(("127.0.0.1", server.tls_port))
+    trusted = ssl.create_default_context(cadata=pem)
+    assert http_get(server.tls_port, "/healthz", tls=True, context=trusted).status == 200
+    fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    expected = ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2))
+    assert f"sha256_fingerprint={expected}" in server.process.log_path.read_text(errors="replace")
 
 
 def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
