@@ -134,6 +134,9 @@ final class WebSocketSink: MQTTBrokerStreamSink {
         continuation.finish()
     }
 
+    /// Whether the broker was last told the connection is writable.
+    var isWritable: Bool { state.withLock { $0.writable } }
+
     /// A frame of `count` bytes went out.
     func sent(_ count: Int) {
         let report = state.withLock { state -> (MQTTConnectionID, MQTTBrokerRuntime<PodArcadeBrokerPolicy>)? in

@@ -141,7 +141,7 @@ public struct PodArcadeServer: Sendable {
         } catch {
             throw ConfigurationError(variable: "OIDC_SERVER", value: issuer.absoluteString, expected: "a reachable OpenID Connect issuer (\(error))")
         }
-        return OIDCAuthenticator(verifier: verifier, desktopPSK: configuration.desktopPSK)
+        return OIDCAuthenticator(verifier: verifier, desktopPSK: configuration.desktopPSK, clock: { Date() })
     }
 
     public func run() async throws {

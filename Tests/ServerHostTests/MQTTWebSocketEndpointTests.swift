@@ -78,3 +78,40 @@ import Testing
         }
     }
 }
+
+@Suite struct WebSocketSinkTests {
+    @Test func eachFlushIsOneFrameAndAFullQueueTellsTheBrokerTheClientIsSlow() async throws {
+        let runtime = MQTTBrokerRuntime(broker: MQTTBroker(configuration: .init(), policy: PodArcadeBrokerPolicy()))
+        let (commands, continuation) = AsyncStream.makeStream(of: WebSocketSink.Command.self)
+        let sink = WebSocketSink(continuation: continuation)
+        let id = try await runtime.openStream(sink)
+        sink.attach(id: id, runtime: runtime)
+
+        sink.write(ByteBuffer(repeating: 1, count: 150 * 1024))
+        sink.write(ByteBuffer(repeating: 2, count: 50 * 1024))
+        sink.flush()
+        #expect(sink.isWritable)
+        sink.write(ByteBuffer(repeating: 3, count: 100 * 1024))
+        sink.flush()
+        #expect(!sink.isWritable, "300 KiB queued is above the 256 KiB mark")
+        sink.sent(200 * 1024)
+        #expect(!sink.isWritable, "100 KiB queued is still above the 32 KiB mark")
+        sink.sent(80 * 1024)
+        #expect(sink.isWritable)
+        sink.flush()  // nothing written since the last flush: no empty frame
+        sink.close()
+
+        var frames: [Int] = []
+        var closed = false
+        for await command in commands {
+            switch command {
+            case .frame(let buffer): frames.append(buffer.readableBytes)
+            case .close: closed = true
+            }
+        }
+        #expect(frames == [200 * 1024, 100 * 1024])
+        #expect(closed)
+        runtime.closed(id)
+        await runtime.shutdown()
+    }
+}
