@@ -41,7 +41,10 @@ public enum HTTPServerTransport {
                 maxHeaderFieldSize: maxHeaderListSize, maxHeaderListSize: maxHeaderListSize,
                 maxHeaderFieldCount: maxHeaderFieldCount))
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: http1, ws: .init(maxFrameSize: maxWebSocketFrameSize, autoPing: .disabled))
+            http1: http1,
+            // MQTT keep-alive already detects dead peers, so no WebSocket pings; a peer that does not
+            // answer our close frame holds a shutdown up for at most 3 s.
+            ws: .init(maxFrameSize: maxWebSocketFrameSize, autoPing: .disabled, closeTimeout: .seconds(3)))
         let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) throws -> ShouldUpgradeResult<
             WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
         > = { request, _, logger in

@@ -1,6 +1,7 @@
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SignalingMQTT
 import Synchronization
 
@@ -29,6 +30,20 @@ public enum MQTTWebSocketTransport {
         let id = try await runtime.openStream(sink)
         sink.attach(id: id, runtime: runtime)
         defer { runtime.closed(id) }
+        // On graceful shutdown, end the connection from our side (close frame, then at most the
+        // close timeout) rather than wait for the client to send something.
+        await withGracefulShutdownHandler {
+            await run(commands: commands, sink: sink, id: id, inbound: inbound, outbound: outbound, runtime: runtime, logger: logger)
+        } onGracefulShutdown: {
+            sink.close()
+        }
+    }
+
+    private static func run(
+        commands: AsyncStream<WebSocketSink.Command>, sink: WebSocketSink, id: MQTTConnectionID,
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        runtime: MQTTBrokerRuntime<PodArcadeBrokerPolicy>, logger: Logger
+    ) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Broker → client: one binary frame per processing round.

@@ -6,6 +6,7 @@ that are refused."""
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -143,3 +144,23 @@ def metric(server: HttpServer, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split(" ")[-1])
     return 0.0
+
+
+def test_sigterm_ends_websocket_clients_and_the_server_promptly(start_http: Callable[..., HttpServer]) -> None:
+    server = start_http()
+    assert server.http_port is not None
+    broker = server.broker()
+    paho = WebSocketClient(broker, broker.user(), V5)
+    with RawWebSocket(server.http_port) as silent:  # never answers the close frame
+        silent.send_frame(connect_packet(f"user:{mqtt_helpers.token()}", V311, username="user:anonymous"))
+        assert silent.read_packet().connack_code == 0
+        try:
+            paho.connect_ok()
+            started = time.monotonic()
+            server.process.exit_expected = True
+            status = server.process.stop(timeout=8)
+            assert status == 0
+            assert time.monotonic() - started < 5
+            assert paho.closed.wait(2)
+        finally:
+            paho.stop()
