@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
+  chromium     # the browser peer of the /mqtt WebSocket interop test
+  chromium-driver # chromedriver, which selenium drives
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in later tests
   libssl-dev   # OpenSSL headers for DTLS
@@ -30,6 +32,7 @@ PYTHON_PACKAGES=(
   pytest=pytest
   PyJWT=jwt
   cryptography=cryptography
+  selenium=selenium
 )
 
 say() { echo "deps: $*"; }
