@@ -46,10 +46,13 @@ def test_the_web_client_is_served_with_a_single_page_app_fallback(start_http: Ca
     assert index.status == 200
     assert index.headers["content-type"] == "text/html; charset=utf-8"
     assert b"<html" in index.body.lower()
-    for path in ("/index.html", "/desktops/pa-desktop", "/session/abc?x=1"):
+    for path in ("/index.html", "/desktops/pa-desktop", "/session/abc?x=1", "/oidc-callback?code=c1&state=s1"):
         response = http_get(server.http_port, path)
         assert response.status == 200 and response.body == index.body, path
     assert http_get(server.http_port, "/no-such-file.js").status == 404
+    head = http_get(server.http_port, "/", method="HEAD")
+    assert head.status == 200 and head.body == b"" and head.headers["content-length"] == str(len(index.body))
+    assert http_get(server.http_port, "/", method="POST").status == 405
 
 
 def test_config_json_reports_the_auth_method_and_no_secret(start_http: Callable[..., HttpServer]) -> None:
