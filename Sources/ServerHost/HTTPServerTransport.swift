@@ -17,8 +17,10 @@ public enum HTTPServerTransport {
     /// connection gets a 431 or is closed) before any route runs.
     public static let maxHeaderListSize = 16 * 1024
     public static let maxHeaderFieldCount = 100
-    /// The largest WebSocket frame accepted; an MQTT packet may span several.
-    public static let maxWebSocketFrameSize = 1 << 20
+    /// The largest WebSocket frame accepted: browsers send a message as one frame, so one
+    /// frame must hold the largest MQTT packet the broker accepts (1 MiB, plus its fixed header).
+    /// An MQTT packet may also span several frames.
+    public static let maxWebSocketFrameSize = MQTTBrokerConfiguration().maximumPacketSize + 16
 
     /// One listener.
     /// - Parameters:

@@ -46,12 +46,13 @@ public enum MQTTWebSocketTransport {
     ) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Broker → client: one binary frame per processing round.
+                // Broker → client: one binary message per processing round.
                 do {
                     for await command in commands {
                         switch command {
                         case .frame(let buffer):
-                            try await outbound.write(.binary(buffer))
+                            // A round above the frame limit leaves as a fragmented message (RFC 6455 §5.4).
+                            try await outbound.writeBinaryMessage(buffer)
                             sink.sent(buffer.readableBytes)
                         case .close:
                             try await outbound.close(.normalClosure, reason: nil)

@@ -164,3 +164,19 @@ def test_sigterm_ends_websocket_clients_and_the_server_promptly(start_http: Call
             assert paho.closed.wait(2)
         finally:
             paho.stop()
+
+
+def test_a_packet_near_the_size_limit_crosses_in_one_frame_each_way(start_http: Callable[..., HttpServer]) -> None:
+    server = start_http()
+    assert server.http_port is not None
+    _, _, root = topic_root()
+    payload = bytes(range(256)) * 4000  # 1,024,000 bytes: one PUBLISH just under the broker's 1 MiB limit
+    with RawWebSocket(server.http_port) as subscriber, RawWebSocket(server.http_port) as publisher:
+        for ws in (subscriber, publisher):
+            ws.send_frame(connect_packet(f"user:{mqtt_helpers.token()}", V311, username="user:anonymous"))
+            assert ws.read_packet().connack_code == 0
+        subscriber.send_frame(subscribe_packet(f"{root}/#", V311))
+        assert subscriber.read_packet().type == mqtt_helpers.SUBACK
+        publisher.send_frame(publish_packet(f"{root}/webrtc-offer", payload))
+        message = subscriber.read_packet()
+        assert message.type == mqtt_helpers.PUBLISH and message.body.endswith(payload)
