@@ -73,7 +73,8 @@ let package = Package(
         ),
         // recvmmsg/sendmmsg declarations for the STUN server's batched UDP path (Linux).
         .target(name: "CUDPBatch"),
-        // Server composition: configuration, STUN listener (HTTP/MQTT come with later issues).
+        // Server composition: configuration, STUN listener, MQTT broker service, HTTP(S) with the
+        // WebSocket /mqtt endpoint, TLS material, OpenID Connect, metrics; serves WebClient/.
         .target(
             name: "ServerHost",
             dependencies: [
@@ -88,6 +89,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -162,6 +164,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

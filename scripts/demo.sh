@@ -5,6 +5,7 @@
 # only chooses defaults:
 #   STUN_PORT           UDP port of the built-in STUN server (default 3478)
 #   MQTT_PORT           TCP port of the MQTT signaling broker (default 1883)
+#   HTTP_PORT           web client, /config.json, /metrics and MQTT over WebSocket /mqtt (default 8080)
 #   LOG_LEVEL           server log level (default info)
 #   POD_ARCADE_BIN_DIR  folder with the built binaries (default .build/debug)
 # Output of each process goes to demo-logs/<name>.log.
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 export STUN_PORT=${STUN_PORT:-3478}
 export MQTT_PORT=${MQTT_PORT:-1883}
+export HTTP_PORT=${HTTP_PORT:-8080}
 export LOG_LEVEL=${LOG_LEVEL:-info}
 BIN_DIR=${POD_ARCADE_BIN_DIR:-.build/debug}
 LOG_DIR=demo-logs
@@ -127,12 +129,29 @@ check_mqtt() {
   )
 }
 
+# check_http: waits up to 20 s until GET /healthz answers on HTTP_PORT.
+check_http() {
+  local deadline=$((SECONDS + 20)) ip
+  [ "$HTTP_PORT" = "-1" ] && { usage+=("Web client     disabled (HTTP_PORT=-1)"); return; }
+  until "$PYTHON" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$HTTP_PORT/healthz', timeout=1)" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail pod-arcade-server "pod-arcade-server did not answer HTTP on port $HTTP_PORT within 20 s"
+    kill -0 "${pids[-1]}" 2>/dev/null || fail pod-arcade-server "pod-arcade-server exited during start-up"
+    sleep 0.2
+  done
+  ip=$(primary_ip)
+  usage+=(
+    "Web client     http://$ip:$HTTP_PORT/   (also /config.json, /metrics, /healthz)"
+    "MQTT over WS   ws://$ip:$HTTP_PORT/mqtt   (subprotocol mqtt)"
+  )
+}
+
 trap 'echo "demo: stopping"; stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
 start_server
 check_mqtt
+check_http
 
 echo
 echo "Pod Arcade is running. Press Ctrl-C to stop."

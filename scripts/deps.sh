@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages (bookworm names). Add new ones here, one a line.
 DEBIAN_PACKAGES=(
-  chromium     # headless browser: web client tests (Tests/interop/test_web_*.py), ICE interop in ICEAgentTests
+  chromium     # headless browser: web client tests (Tests/interop/test_web_*.py), ICE interop in ICEAgentTests, /mqtt from a browser
   chromium-driver # chromedriver, which selenium drives
   coturn       # turnserver, turnutils_stunclient: reference STUN peer in Tests/interop
   iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests

@@ -35,11 +35,7 @@ public final class MQTTBrokerService: Service, Sendable {
                 switch await authenticator.authenticate(identity: identity, username: connect.username, password: connect.password) {
                 case .accepted: return .success(())
                 case .rejected(let error):
-                    let code = MQTTReasonCode(rawValue: error.reasonCodeRawValue)
-                    // The original web client speaks MQTT 3.1.1 and shows its password prompt
-                    // only for return code 5, which the original server sends for a wrong key.
-                    if connect.version == .v3_1_1 && code == .badUserNameOrPassword { return .failure(.notAuthorized) }
-                    return .failure(code)
+                    return .failure(policy.refusalCode(for: error, version: connect.version))
                 }
             },
             onEvent: { event in MQTTBrokerService.record(event, logger: logger) })
@@ -78,6 +74,11 @@ public final class MQTTBrokerService: Service, Sendable {
     private static let malformed = Counter(label: "pod_arcade_mqtt_malformed_total")
     private static let publishRefused = Counter(label: "pod_arcade_mqtt_publish_refused_total")
     private static let dropped = Counter(label: "pod_arcade_mqtt_dropped_messages_total")
+
+    /// Creates the counters, so that `/metrics` lists them at 0 before the first event.
+    static func registerMetrics() {
+        _ = (connections, refused, malformed, publishRefused, dropped)
+    }
 
     static func record(_ event: MQTTBrokerEvent, logger: Logger) {
         switch event {

@@ -1,6 +1,7 @@
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SignalingMQTT
 import Synchronization
 
@@ -29,14 +30,29 @@ public enum MQTTWebSocketTransport {
         let id = try await runtime.openStream(sink)
         sink.attach(id: id, runtime: runtime)
         defer { runtime.closed(id) }
+        // On graceful shutdown, end the connection from our side (close frame, then at most the
+        // close timeout) rather than wait for the client to send something.
+        await withGracefulShutdownHandler {
+            await run(commands: commands, sink: sink, id: id, inbound: inbound, outbound: outbound, runtime: runtime, logger: logger)
+        } onGracefulShutdown: {
+            sink.close()
+        }
+    }
+
+    private static func run(
+        commands: AsyncStream<WebSocketSink.Command>, sink: WebSocketSink, id: MQTTConnectionID,
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        runtime: MQTTBrokerRuntime<PodArcadeBrokerPolicy>, logger: Logger
+    ) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Broker → client: one binary frame per processing round.
+                // Broker → client: one binary message per processing round.
                 do {
                     for await command in commands {
                         switch command {
                         case .frame(let buffer):
-                            try await outbound.write(.binary(buffer))
+                            // A round above the frame limit leaves as a fragmented message (RFC 6455 §5.4).
+                            try await outbound.writeBinaryMessage(buffer)
                             sink.sent(buffer.readableBytes)
                         case .close:
                             try await outbound.close(.normalClosure, reason: nil)
@@ -133,6 +149,9 @@ final class WebSocketSink: MQTTBrokerStreamSink {
         continuation.yield(.close)
         continuation.finish()
     }
+
+    /// Whether the broker was last told the connection is writable.
+    var isWritable: Bool { state.withLock { $0.writable } }
 
     /// A frame of `count` bytes went out.
     func sent(_ count: Int) {

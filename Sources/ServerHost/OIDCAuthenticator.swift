@@ -13,7 +13,7 @@ public struct OIDCAuthenticator: PodArcadeAuthenticator {
     ///   - verifier: checks id tokens against the issuer's keys.
     ///   - desktopPSK: `DESKTOP_PSK`.
     ///   - clock: the current time, for token expiry.
-    public init(verifier: OIDCTokenVerifier, desktopPSK: String?, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(verifier: OIDCTokenVerifier, desktopPSK: String?, clock: @escaping @Sendable () -> Date) {
         self.verifier = verifier
         self.desktops = PSKAuthenticator(authRequired: true, desktopPSK: desktopPSK, clientPSK: nil)
         self.clock = clock

@@ -141,7 +141,7 @@ public struct PodArcadeServer: Sendable {
         } catch {
             throw ConfigurationError(variable: "OIDC_SERVER", value: issuer.absoluteString, expected: "a reachable OpenID Connect issuer (\(error))")
         }
-        return OIDCAuthenticator(verifier: verifier, desktopPSK: configuration.desktopPSK)
+        return OIDCAuthenticator(verifier: verifier, desktopPSK: configuration.desktopPSK, clock: { Date() })
     }
 
     public func run() async throws {
@@ -204,8 +204,15 @@ public struct PodArcadeServer: Sendable {
 
     /// The web client's files from the ServerHost resource bundle (`WebClient/`).
     static func loadWebRoot(logger: Logger) -> WebRoot {
-        guard let url = Bundle.module.url(forResource: "WebClient", withExtension: nil) else {
-            logger.error("web client files are missing from the resource bundle; / will answer 404")
+        // `Bundle.module` stops the process when its folder is neither next to the executable
+        // nor in the build folder it was built in (a binary copied elsewhere alone): look first.
+        let besideExecutable = Bundle.main.bundleURL.appendingPathComponent("pod-arcade_ServerHost.resources")
+        guard FileManager.default.fileExists(atPath: besideExecutable.path),
+            let url = Bundle.module.url(forResource: "WebClient", withExtension: nil)
+        else {
+            logger.error(
+                "web client files not found: copy pod-arcade_ServerHost.resources next to the executable; / will answer 404",
+                metadata: ["looked_in": "\(besideExecutable.path)"])
             return WebRoot(files: [:])
         }
         do {

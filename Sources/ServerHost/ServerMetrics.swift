@@ -21,6 +21,7 @@ public final class MetricsExporter: Sendable {
         self.runtime = runtime
         // Create the scrape-time metrics at once, so that they show 0 before anything happens.
         apply(statistics: MQTTBrokerStatistics(), clients: [:], sessions: 0)
+        apply(sessionStatuses: [])
     }
 
     /// Bootstraps swift-metrics with a Prometheus registry. Call once per process, before any
@@ -28,6 +29,9 @@ public final class MetricsExporter: Sendable {
     public static func bootstrapMetricsSystem() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        StunMetrics.register()
+        MQTTBrokerService.registerMetrics()
+        _ = HTTPMetrics.requests
         return registry
     }
 
@@ -37,8 +41,26 @@ public final class MetricsExporter: Sendable {
             let (statistics, clients) = await runtime.snapshot()
             let sessions = await runtime.sessionCount()
             apply(statistics: statistics, clients: clients, sessions: sessions)
+            let statuses = await runtime.retainedPayloads(matching: Self.sessionStatusFilter).map { String(buffer: $0.payload) }
+            apply(sessionStatuses: statuses)
         }
         return registry.emitToBuffer()
+    }
+
+    /// `desktops/+/sessions/+/status` (protocol.md): one retained status per live session; the
+    /// broker clears it when the browser that set it goes away.
+    static let sessionStatusFilter = try! MQTTTopicFilter("desktops/+/sessions/+/status")
+    static let sessionStatuses = ["new", "connecting", "connected", "disconnected", "failed", "closed"]
+
+    /// Sets `pod_arcade_sessions{status}` from the retained session statuses; unknown values are
+    /// not counted.
+    func apply(sessionStatuses statuses: [String]) {
+        for status in Self.sessionStatuses {
+            registry.makeGauge(
+                descriptor: Self.name("pod_arcade_sessions", "WebRTC sessions by the status their browser last published"),
+                labels: [("status", status)]
+            ).set(Double(statuses.count { $0 == status }))
+        }
     }
 
     /// Sets the gauges and advances the counters to `statistics`.

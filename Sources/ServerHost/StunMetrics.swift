@@ -11,6 +11,11 @@ enum StunMetrics {
     static let droppedIndication = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "indication")])
     static let droppedResponse = Counter(label: "pod_arcade_stun_dropped_total", dimensions: [("reason", "response")])
 
+    /// Creates the counters, so that `/metrics` lists them at 0 before the first datagram.
+    static func register() {
+        _ = (answered, badRequests, unknownAttribute, droppedMalformed, droppedIndication, droppedResponse)
+    }
+
     /// Counts an answer by comparing the responder's statistics before and after it.
     static func countResponse(
         before: BindingResponder.Statistics, after: BindingResponder.Statistics, from source: TransportAddress, logger: Logger

@@ -65,8 +65,10 @@ public struct TLSMaterial: Sendable {
         alternativeNames.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
         alternativeNames.append(.ipAddress(ASN1OctetString(contentBytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])))
         let extensions = try Certificate.Extensions {
+            // No KeyUsage: with one that lacks keyCertSign, OpenSSL and BoringSSL do not treat the
+            // certificate as self-signed, so a client that trusts this very certificate (a
+            // desktop given the PEM) could not verify it.
             Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true))
             try ExtendedKeyUsage([.serverAuth])
             SubjectAlternativeNames(alternativeNames)
         }

@@ -31,6 +31,9 @@ public struct WebRoot: Sendable {
         case traversal
         /// Not origin-form (RFC 9112 §3.2.1): absolute URL, `*`, or no leading `/`.
         case notOriginForm
+        /// A path beginning `//`, which reads as a network-path reference (RFC 3986 §4.2) or
+        /// an absolute file system path once the leading `/` is taken off.
+        case absolutePath
         /// Percent-encoding that is not two hex digits, or decodes to invalid UTF-8.
         case badEncoding
         /// A backslash, NUL or other control character, or an encoded `/`, in the path.
@@ -77,6 +80,7 @@ public struct WebRoot: Sendable {
             path = Substring(target)
         }
         guard path.first == "/" else { return .refused(.notOriginForm) }
+        if path.hasPrefix("//") { return .refused(.absolutePath) }
         guard let segments = Self.decodedSegments(path) else { return .refused(.badEncoding) }
         var clean: [String] = []
         for segment in segments {

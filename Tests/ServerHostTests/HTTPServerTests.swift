@@ -19,7 +19,7 @@ import X509
 
     @Test(arguments: [
         ("/", "index.html"), ("/index.html", "index.html"), ("/app.js", "app.js"), ("/app.js?v=3", "app.js"),
-        ("/css/site.css", "css/site.css"), ("//css//site.css", "css/site.css"), ("/docs", "docs/index.html"),
+        ("/css/site.css", "css/site.css"), ("/css//site.css", "css/site.css"), ("/docs", "docs/index.html"),
         ("/docs/", "docs/index.html"), ("/%61pp.js", "app.js"),
     ])
     func existingFilesAreServed(target: String, file: String) {
@@ -43,7 +43,7 @@ import X509
         ("/..%2fetc%2fpasswd", .forbiddenCharacter), ("/..%5cwindows", .forbiddenCharacter), ("/a%00.js", .forbiddenCharacter),
         ("/a\\..\\b", .forbiddenCharacter),
         ("http://example.org/index.html", .notOriginForm), ("*", .notOriginForm), ("index.html", .notOriginForm),
-        ("/%zz", .badEncoding), ("/%2", .badEncoding), ("/%ff%fe", .badEncoding),
+        ("//etc/passwd", .absolutePath), ("//index.html", .absolutePath), ("/%zz", .badEncoding), ("/%2", .badEncoding), ("/%ff%fe", .badEncoding),
     ])
     func targetsThatTryToLeaveTheRootAreRefused(target: String, reason: WebRoot.RefusalReason) {
         #expect(root.resolve(target: target) == .refused(reason))
@@ -207,6 +207,17 @@ import X509
         #expect(text.contains(#"pod_arcade_mqtt_clients{kind="user"} 0"#))
         #expect(text.contains("pod_arcade_desktops_online 2"))
         #expect(text.contains("pod_arcade_mqtt_sessions 2"))
+    }
+
+    @Test func sessionsAreCountedByTheirRetainedStatus() {
+        let registry = PrometheusCollectorRegistry()
+        let exporter = MetricsExporter(registry: registry, runtime: nil)
+        exporter.apply(sessionStatuses: ["connected", "connecting", "connected", "bogus"])
+        let text = registry.emitToString()
+        #expect(text.contains(#"pod_arcade_sessions{status="connected"} 2"#))
+        #expect(text.contains(#"pod_arcade_sessions{status="connecting"} 1"#))
+        #expect(text.contains(#"pod_arcade_sessions{status="failed"} 0"#))
+        #expect(!text.contains("bogus"))
     }
 
     @Test(arguments: [

@@ -186,3 +186,16 @@ private final class KeySetSource: Sendable {
         #expect(await authenticator.authenticate(identity: desktop, username: "d1", password: token) != .accepted)
     }
 }
+
+@Suite struct RefusalCodeTests {
+    @Test("credential errors become return code 5 for MQTT 3.1.1 clients and stay 0x86 for MQTT 5", arguments: [
+        (PodArcadeAccessError.Code.wrongPassword, MQTTProtocolVersion.v3_1_1, UInt8(0x87)),
+        (.missingPassword, .v3_1_1, 0x87), (.invalidToken, .v3_1_1, 0x87), (.notConfigured, .v3_1_1, 0x87),
+        (.clientIdentifierNotValid, .v3_1_1, 0x85),
+        (.wrongPassword, .v5, 0x86), (.invalidToken, .v5, 0x86), (.notConfigured, .v5, 0x87), (.clientIdentifierNotValid, .v5, 0x85),
+    ] as [(PodArcadeAccessError.Code, MQTTProtocolVersion, UInt8)])
+    func refusalCodes(code: PodArcadeAccessError.Code, version: MQTTProtocolVersion, expected: UInt8) {
+        let policy = PodArcadeBrokerPolicy()
+        #expect(policy.refusalCode(for: PodArcadeAccessError(code, reason: "test"), version: version).rawValue == expected)
+    }
+}

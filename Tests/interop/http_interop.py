@@ -194,6 +194,7 @@ class RawWebSocket:
                 break
             self.buffer += chunk
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        self.mqtt = b""
         self.response = parse_response(head + b"\r\n\r\n")
 
     def close(self) -> None:
@@ -237,34 +238,35 @@ class RawWebSocket:
             n = struct.unpack(">Q", self._need(8))[0]
         return first & 0x0F, self._need(n)
 
-    def recv_mqtt(self, count: int) -> bytes:
-        """Binary payload bytes until ``count`` bytes have arrived."""
-        data = b""
-        while len(data) < count:
+    def _fill_mqtt(self) -> None:
+        """Appends the payload of the next binary (or continuation) frame to the MQTT bytes."""
+        while True:
             opcode, payload = self.recv_frame()
             if opcode == 0x8:
                 raise EOFError(f"close frame {payload!r}")
             if opcode in (0x0, 0x2):
-                data += payload
-        return data
+                self.mqtt += payload
+                return
 
     def read_packet(self) -> mqtt_helpers.RawPacket:
-        """One MQTT packet, which may arrive in several frames."""
-        data = self.recv_mqtt(2)
+        """One MQTT packet; packets may span frames and a frame may hold several."""
         while True:
             multiplier, length, index = 1, 0, 1
             complete = False
-            while index < len(data):
-                byte = data[index]
+            while index < len(self.mqtt) and index <= 4:
+                byte = self.mqtt[index]
                 length += (byte & 0x7F) * multiplier
                 multiplier *= 128
                 index += 1
                 if not byte & 0x80:
                     complete = True
                     break
-            if complete and len(data) >= index + length:
-                return mqtt_helpers.RawPacket(data[0] >> 4, data[0] & 0x0F, data[index:index + length])
-            data += self.recv_mqtt(1)
+            if complete and len(self.mqtt) >= index + length:
+                first = self.mqtt[0]
+                body = self.mqtt[index:index + length]
+                self.mqtt = self.mqtt[index + length:]
+                return mqtt_helpers.RawPacket(first >> 4, first & 0x0F, body)
+            self._fill_mqtt()
 
 
 class WebSocketClient(mqtt_helpers.Client):

@@ -4,12 +4,17 @@ name their variable."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+import conftest
+import stunwire
 
 from http_interop import (HttpServer, WebSocketClient, http_get, make_certificate, run_until_exit,
                           start_http_server)
@@ -41,10 +46,13 @@ def test_the_web_client_is_served_with_a_single_page_app_fallback(start_http: Ca
     assert index.status == 200
     assert index.headers["content-type"] == "text/html; charset=utf-8"
     assert b"<html" in index.body.lower()
-    for path in ("/index.html", "/desktops/pa-desktop", "/session/abc?x=1"):
+    for path in ("/index.html", "/desktops/pa-desktop", "/session/abc?x=1", "/oidc-callback?code=c1&state=s1"):
         response = http_get(server.http_port, path)
         assert response.status == 200 and response.body == index.body, path
     assert http_get(server.http_port, "/no-such-file.js").status == 404
+    head = http_get(server.http_port, "/", method="HEAD")
+    assert head.status == 200 and head.body == b"" and head.headers["content-length"] == str(len(index.body))
+    assert http_get(server.http_port, "/", method="POST").status == 405
 
 
 def test_config_json_reports_the_auth_method_and_no_secret(start_http: Callable[..., HttpServer]) -> None:
@@ -60,12 +68,13 @@ def test_config_json_reports_the_auth_method_and_no_secret(start_http: Callable[
         document = json.loads(response.body)
         assert document == {"auth_method": method, "oidc_server": None, "oidc_client_id": None}
         assert b"secret" not in response.body
+        server.process.exit_expected = True
         server.process.stop()
 
 
 @pytest.mark.parametrize("target", [
     "/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/css/../../../etc/passwd",
-    "/..%5c..%5cetc%5cpasswd", "/a%00.html", "http://127.0.0.1/etc/passwd", "/%zz",
+    "/..%5c..%5cetc%5cpasswd", "/a%00.html", "//etc/passwd", "/%zz",
 ])
 def test_path_traversal_is_refused_and_counted(start_http: Callable[..., HttpServer], target: str) -> None:
     server = start_http()
@@ -79,12 +88,26 @@ def test_path_traversal_is_refused_and_counted(start_http: Callable[..., HttpSer
         assert after == before + 1
 
 
-def test_oversize_headers_are_refused(start_http: Callable[..., HttpServer]) -> None:
+def test_an_absolute_form_target_never_reaches_the_file_system(start_http: Callable[..., HttpServer]) -> None:
     server = start_http()
     assert server.http_port is not None
-    response = http_get(server.http_port, "/", extra_headers="X-Big: " + "a" * 40_000 + "\r\n")
-    assert response.status in (0, 400, 431)  # 0: the connection was closed without an answer
+    # RFC 9112 §3.2.2: absolute-form is legal; only its path counts, and that stays in the web root.
+    response = http_get(server.http_port, "http://127.0.0.1/etc/passwd")
+    assert response.status in (200, 400, 404)
+    assert b"root:" not in response.body
+
+
+@pytest.mark.parametrize("headers", [
+    "X-Big: " + "a" * 40_000 + "\r\n",
+    "".join(f"X-Many-{i}: v\r\n" for i in range(300)),
+])
+def test_oversize_headers_are_refused(start_http: Callable[..., HttpServer], headers: str) -> None:
+    server = start_http()
+    assert server.http_port is not None
+    response = http_get(server.http_port, "/", extra_headers=headers)
+    assert response.status == 431
     assert http_get(server.http_port, "/healthz").status == 200
+    assert metrics(server)['pod_arcade_http_refused_total{reason="header_too_large"}'] == 1
 
 
 def test_https_serves_the_client_and_config_json(start_http: Callable[..., HttpServer], tmp_path: Path) -> None:
@@ -105,11 +128,24 @@ def test_https_with_a_generated_certificate(start_http: Callable[..., HttpServer
     # The generated certificate is not trusted by default.
     with pytest.raises(ssl.SSLCertVerificationError):
         http_get(server.tls_port, "/", tls=True, context=ssl.create_default_context())
+    # Trusting the certificate itself works (what a desktop given the PEM does), and its
+    # SHA-256 fingerprint is the one in the log.
+    pem = ssl.get_server_certificate(("127.0.0.1", server.tls_port))
+    trusted = ssl.create_default_context(cadata=pem)
+    assert http_get(server.tls_port, "/healthz", tls=True, context=trusted).status == 200
+    fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    expected = ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2))
+    assert f"sha256_fingerprint={expected}" in server.process.log_path.read_text(errors="replace")
 
 
 def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
-    server = start_http()
+    stun_port = conftest.pick_free_udp_port()
+    server = start_http(STUN_PORT=str(stun_port))
     first = metrics(server)
+    stun_success = 'pod_arcade_stun_responses_total{kind="success"}'
+    assert first[stun_success] == 0 and first["pod_arcade_mqtt_connections_total"] == 0
+    assert stunwire.probe("127.0.0.1", stun_port, timeout=2.0) is not None
+    assert metrics(server)[stun_success] == 1
     for name in ('pod_arcade_mqtt_clients{kind="desktop"}', 'pod_arcade_mqtt_clients{kind="user"}',
                  "pod_arcade_desktops_online", "pod_arcade_mqtt_sessions", "pod_arcade_http_requests_total",
                  'pod_arcade_mqtt_messages_total{direction="received"}', "pod_arcade_mqtt_auth_failures_total"):
@@ -121,7 +157,9 @@ def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
         user.connect_ok()
         desktop.connect_ok()
         desktop.publish_ok("desktops/metrics-desk/status", b"online", qos=1, retain=True)
+        user.publish_ok("desktops/metrics-desk/sessions/s1/status", b"connecting", qos=1, retain=True)
         second = metrics(server)
+        assert second['pod_arcade_sessions{status="connecting"}'] == 1
         assert second['pod_arcade_mqtt_clients{kind="user"}'] == 1
         assert second['pod_arcade_mqtt_clients{kind="desktop"}'] == 1
         assert second["pod_arcade_desktops_online"] == 1
@@ -131,6 +169,11 @@ def test_metrics_counters_move(start_http: Callable[..., HttpServer]) -> None:
     finally:
         user.stop()
         desktop.stop()
+    # The broker clears a session's retained status when its browser goes away.
+    deadline = time.monotonic() + 5
+    while metrics(server)['pod_arcade_sessions{status="connecting"}'] != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert metrics(server)['pod_arcade_sessions{status="connecting"}'] == 0
 
 
 def last_line(result) -> str:

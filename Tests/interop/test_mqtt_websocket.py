@@ -6,6 +6,7 @@ that are refused."""
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -143,3 +144,39 @@ def metric(server: HttpServer, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split(" ")[-1])
     return 0.0
+
+
+def test_sigterm_ends_websocket_clients_and_the_server_promptly(start_http: Callable[..., HttpServer]) -> None:
+    server = start_http()
+    assert server.http_port is not None
+    broker = server.broker()
+    paho = WebSocketClient(broker, broker.user(), V5)
+    with RawWebSocket(server.http_port) as silent:  # never answers the close frame
+        silent.send_frame(connect_packet(f"user:{mqtt_helpers.token()}", V311, username="user:anonymous"))
+        assert silent.read_packet().connack_code == 0
+        try:
+            paho.connect_ok()
+            started = time.monotonic()
+            server.process.exit_expected = True
+            status = server.process.stop(timeout=8)
+            assert status == 0
+            assert time.monotonic() - started < 5
+            assert paho.closed.wait(2)
+        finally:
+            paho.stop()
+
+
+def test_a_packet_near_the_size_limit_crosses_in_one_frame_each_way(start_http: Callable[..., HttpServer]) -> None:
+    server = start_http()
+    assert server.http_port is not None
+    _, _, root = topic_root()
+    payload = bytes(range(256)) * 4000  # 1,024,000 bytes: one PUBLISH just under the broker's 1 MiB limit
+    with RawWebSocket(server.http_port) as subscriber, RawWebSocket(server.http_port) as publisher:
+        for ws in (subscriber, publisher):
+            ws.send_frame(connect_packet(f"user:{mqtt_helpers.token()}", V311, username="user:anonymous"))
+            assert ws.read_packet().connack_code == 0
+        subscriber.send_frame(subscribe_packet(f"{root}/#", V311))
+        assert subscriber.read_packet().type == mqtt_helpers.SUBACK
+        publisher.send_frame(publish_packet(f"{root}/webrtc-offer", payload))
+        message = subscriber.read_packet()
+        assert message.type == mqtt_helpers.PUBLISH and message.body.endswith(payload)

@@ -149,6 +149,11 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public var sessionCount: Int { sessions.count }
     public var retainedCount: Int { retained.count }
 
+    /// The retained messages whose topics match `filter`, as topic and payload.
+    public func retainedPayloads(matching filter: MQTTTopicFilter) -> [(topic: String, payload: ByteBuffer)] {
+        retained.matching(filter).map { ($0.message.topic, $0.message.payload) }
+    }
+
     // MARK: Internals shared by the extensions
 
     mutating func emit(_ output: MQTTBrokerOutput) { outputs.append(output) }

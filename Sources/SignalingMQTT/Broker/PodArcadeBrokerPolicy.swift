@@ -15,6 +15,18 @@ public struct PodArcadeBrokerPolicy: MQTTBrokerPolicy {
         }
     }
 
+    /// The CONNACK reason code for a refused CONNECT (the broker turns it into a 3.1.1 return
+    /// code for 3.1.1 clients).
+    ///
+    /// Credential errors (0x86 Bad User Name or Password) become 0x87 Not Authorized for MQTT
+    /// 3.1.1 clients, so that they get return code 5 rather than 4: the original web client
+    /// speaks 3.1.1 and shows its password prompt only for code 5, which the original server
+    /// sends for a wrong key (or a refused id token).
+    public func refusalCode(for error: PodArcadeAccessError, version: MQTTProtocolVersion) -> MQTTReasonCode {
+        if version == .v3_1_1 && error.isBadUserNameOrPassword { return .notAuthorized }
+        return MQTTReasonCode(rawValue: error.reasonCodeRawValue)
+    }
+
     public var serverIdentity: PodArcadeIdentity { .server }
 
     public func mayPublish(_ identity: PodArcadeIdentity, topic: MQTTTopicName) -> Bool {

@@ -60,8 +60,9 @@ public struct PodArcadeAccessError: Error, Hashable, Sendable, CustomStringConve
     /// Whether this maps to Bad User Name or Password (0x86).
     public var isBadUserNameOrPassword: Bool { reasonCodeRawValue == 0x86 }
 
-    /// The MQTT 3.1.1 CONNACK return code: 0x02 identifier rejected, 0x04 bad user name or
-    /// password, 0x05 not authorized.
+    /// The MQTT 3.1.1 CONNACK return code by the plain mapping: 0x02 identifier rejected, 0x04
+    /// bad user name or password, 0x05 not authorized. The Pod Arcade broker sends 0x05 for
+    /// credential errors instead (``PodArcadeBrokerPolicy/refusalCode(for:version:)``).
     public var connectReturnCodeV311: UInt8 {
         switch reasonCodeRawValue {
         case 0x85: 0x02

@@ -95,6 +95,11 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         (try? await loop.submit { self.broker.sessionCount }.get()) ?? 0
     }
 
+    /// The retained messages whose topics match `filter` (e.g. for statistics).
+    public func retainedPayloads(matching filter: MQTTTopicFilter) async -> [(topic: String, payload: ByteBuffer)] {
+        (try? await loop.submit { self.broker.retainedPayloads(matching: filter) }.get()) ?? []
+    }
+
     // MARK: Byte-stream connections (any loop)
 
     /// Opens a connection whose bytes do not come from a NIO channel of byte buffers (the
