@@ -118,7 +118,7 @@ def test_the_broker_refuses_the_pages_user_with_a_wrong_key_and_accepts_the_righ
 
 
 def test_the_page_says_when_the_broker_cannot_be_reached(web_stack, browser) -> None:
-    stack = web_stack(auth="none")
+    stack = web_stack(auth="none", backend="standin")
     stack.require_standin("stops the stand-in's broker behind a running HTTP server")
     stack.broker.process.exit_expected = True
     stack.broker.process.stop()

@@ -213,7 +213,7 @@ def test_the_client_subscribes_receives_retained_and_round_trips_qos_1(web_stack
 
 
 def test_the_client_sends_pingreq_to_keep_an_idle_connection(web_stack, browser) -> None:
-    stack = web_stack(auth="none")
+    stack = web_stack(auth="none", backend="standin")
     stack.require_standin("reads mosquitto's log for PINGREQ")
     browser.get(stack.page("/"))
     open_client(browser, keep_alive=1)
@@ -225,7 +225,7 @@ def test_the_client_sends_pingreq_to_keep_an_idle_connection(web_stack, browser)
 
 
 def test_the_will_is_published_when_the_connection_dies_and_not_after_close(web_stack, browser) -> None:
-    stack = web_stack(auth="none")
+    stack = web_stack(auth="none", backend="standin")
     stack.require_standin("cuts the WebSocket in its HTTP splice")
     topic = f"desktops/w-{secrets.token_hex(3)}/sessions/s1/status"
     watcher = stack.user_client()
@@ -243,7 +243,7 @@ def test_the_will_is_published_when_the_connection_dies_and_not_after_close(web_
 
 
 def test_the_client_reconnects_and_resubscribes_after_the_connection_is_cut(web_stack, browser) -> None:
-    stack = web_stack(auth="none")
+    stack = web_stack(auth="none", backend="standin")
     stack.require_standin("cuts the WebSocket in its HTTP splice")
     root = f"desktops/r-{secrets.token_hex(3)}"
     desktop = stack.desktop_client(root.split("/")[1])

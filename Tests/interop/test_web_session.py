@@ -328,7 +328,7 @@ def test_gamepads_are_polled_sent_on_change_and_rumble_reaches_the_pad(web_stack
 
 def test_after_losing_the_broker_the_session_says_where_it_is_again(web_stack, browser, desktop_standin) -> None:
     desktop_id = f"drop-{secrets.token_hex(3)}"
-    stack = web_stack(auth="none")
+    stack = web_stack(auth="none", backend="standin")
     stack.require_standin("cuts the WebSocket in its HTTP splice")
     standin = desktop_standin(stack, desktop_id)
     watcher = stack.user_client()

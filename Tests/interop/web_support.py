@@ -232,11 +232,11 @@ def _mosquitto_auth_lines(tmp_path: Path, client_psk: str, desktop_psk: str, des
     return [f"password_file {password_file}", f"acl_file {acl_file}"]
 
 
-WEB_BACKEND_ENV = "POD_ARCADE_WEB_BACKEND"  # "standin" (default) or "ours"
+WEB_BACKEND_ENV = "POD_ARCADE_WEB_BACKEND"  # "ours" (default) or "standin"
 
 
 def web_backend() -> str:
-    value = os.environ.get(WEB_BACKEND_ENV, "standin").strip().lower() or "standin"
+    value = os.environ.get(WEB_BACKEND_ENV, "ours").strip().lower() or "ours"
     if value not in ("standin", "ours"):
         raise pytest.UsageError(f"{WEB_BACKEND_ENV}={value!r}: expected standin or ours")
     return value
@@ -251,19 +251,21 @@ def web_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     /config.json document (the OIDC tests use it; stand-in only). ``ice_servers`` is the
     retained ``server/ice-servers`` list (the real server's ``ICE_SERVERS``).
 
-    ``POD_ARCADE_WEB_BACKEND=ours`` serves everything from pod-arcade-server instead of the
-    stand-in (HTTP_PORT, MQTT_PORT, AUTH_REQUIRED, CLIENT_PSK, DESKTOP_PSK, ICE_SERVERS);
-    tests that need a stand-in feature skip themselves then (``WebStack.require_standin``)."""
+    By default pod-arcade-server serves everything (HTTP_PORT, MQTT_PORT, AUTH_REQUIRED,
+    CLIENT_PSK, DESKTOP_PSK, ICE_SERVERS); ``backend="standin"`` (or a custom ``config``) asks for
+    the Python server + mosquitto stand-in, for tests that cut the page's WebSocket or read the
+    broker's log. ``POD_ARCADE_WEB_BACKEND=standin`` runs everything against the stand-in."""
     servers: list[_StandInServer] = []
     ours: list[conftest.RunningProcess] = []
 
     def start(auth: str = "none", desktop_ids: list[str] = (), config: dict[str, Any] | None = None,
-              ice_servers: list[dict[str, Any]] | None = None) -> WebStack:
+              ice_servers: list[dict[str, Any]] | None = None, backend: str | None = None) -> WebStack:
         client_psk = f"client-{secrets.token_hex(6)}" if auth == "psk" else None
         desktop_psk = f"desktop-{secrets.token_hex(6)}" if auth == "psk" else None
-        if web_backend() == "ours":
-            if config is not None:
-                pytest.skip("a custom /config.json needs the stand-in (the real server builds its own)")
+        # A custom /config.json (the OIDC page tests) or a broker the test can cut behind the
+        # page needs the stand-in; everything else runs against pod-arcade-server.
+        chosen = backend or ("standin" if config is not None else web_backend())
+        if chosen == "ours":
             return _start_ours(request, tmp_path, ours, auth, client_psk, desktop_psk, ice_servers)
         ws_port = conftest.pick_free_udp_port(tcp_too=True)
         extra = [f"listener {ws_port} {HOST}", "protocol websockets"]
