@@ -1,3 +1,4 @@
+public import NIOCore
 public import STUNCore
 
 /// Decides which ICE session a datagram on the shared `WEBRTC_PORT` socket belongs to.
@@ -112,8 +113,17 @@ public struct UDPMuxRouter: Sendable {
     /// The session a confirmed address belongs to, if any.
     public func session(for address: TransportAddress) -> SessionID? { sessionsByAddress[address] }
 
+    /// Routes one datagram as the transport receives it (specialised here, not at the caller).
+    public mutating func route(_ bytes: ByteBufferView, from source: TransportAddress) -> Route {
+        routeBytes(bytes, from: source)
+    }
+
     /// Routes one datagram.
-    public mutating func route<Bytes: RandomAccessCollection>(_ bytes: Bytes, from source: TransportAddress) -> Route
+    public mutating func route(_ bytes: [UInt8], from source: TransportAddress) -> Route {
+        routeBytes(bytes, from: source)
+    }
+
+    mutating func routeBytes<Bytes: RandomAccessCollection>(_ bytes: Bytes, from source: TransportAddress) -> Route
     where Bytes.Element == UInt8, Bytes.Index == Int {
         switch StunUsernamePeek.localUfrag(bytes) {
         case .bindingRequest(let ufrag):
