@@ -151,7 +151,7 @@ private let srtp: [UInt8] = [0x80, 96] + [UInt8](repeating: 1, count: 30)
     @Test func randomBytesNeverCrashTheRouter() {
         var router = UDPMuxRouter()
         router.register(ufrag: "aaaa", for: .init(1))
-        var rng = SplitMix64(seed: 42)
+        var rng = SimSeededGenerator(seed: 42)
         for _ in 0..<20_000 {
             let count = Int(rng.next() % 80)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -162,18 +162,5 @@ private let srtp: [UInt8] = [0x80, 96] + [UInt8](repeating: 1, count: 30)
         }
         #expect(router.statistics.total == 20_000)
         #expect(router.session(for: bob) == nil)
-    }
-}
-
-/// A small seeded generator for repeatable random tests.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
