@@ -149,7 +149,7 @@ extension MQTTBroker {
             connection.phase = .closed
             connections[id] = connection
         }
-        emit(.close(id))
+        emitClose(id)
     }
 
     /// A decoding failure: before CONNECT it is a refusal (where a CONNACK makes sense), after it a

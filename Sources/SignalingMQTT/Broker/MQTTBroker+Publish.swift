@@ -185,7 +185,7 @@ extension MQTTBroker {
             if let identifier = stored.identifier { entry.identifiers.append(identifier) }
             merged[subscriber] = entry
         }
-        fanOutEncodings = [:]
+        fanOutEncodings = []
         defer { fanOutEncodings = nil }
         for (subscriber, entry) in merged {
             let queued = MQTTQueuedMessage(
@@ -227,30 +227,40 @@ extension MQTTBroker {
     }
 
     /// Writes one PUBLISH; QoS 1/2 get a packet id and wait for their acknowledgement.
-    mutating func transmit(_ queued: MQTTQueuedMessage, session: inout MQTTSession<Identity>, on id: MQTTConnectionID, now: NIODeadline, dup: Bool = false, packetID existing: UInt16? = nil) {
-        var properties = queued.message.properties
-        properties.topicAlias = nil
-        properties.subscriptionIdentifiers = queued.subscriptionIdentifiers
-        if let expiresAt = queued.message.expiresAt {
-            // MQTT 5.0 §3.3.2.3.3: forward the remaining lifetime; drop what has expired.
-            guard expiresAt > now else { return }
-            properties.messageExpiryInterval = UInt32((expiresAt - now).nanoseconds / 1_000_000_000)
+    mutating func transmit(_ queued: MQTTQueuedMessage, session: inout MQTTSession<Identity>, on id: MQTTConnectionID, now: NIODeadline) {
+        if let expiresAt = queued.message.expiresAt, expiresAt <= now {
+            // MQTT 5.0 §3.3.2.3.3: drop what has expired.
+            return
         }
         var packetID: UInt16?
         if queued.qos != .atMostOnce {
-            guard let id = existing ?? session.allocatePacketID() else { return }
+            guard let id = session.allocatePacketID() else { return }
             packetID = id
             session.inflight[id] = MQTTInflight(queued: queued, stage: .awaitingAck)
         }
-        let publish = MQTTPublish(
-            topic: queued.message.topic, payload: queued.message.payload, qos: queued.qos, retain: queued.retain,
-            dup: dup, packetID: packetID, properties: properties)
-        // QoS 0 copies of one message differ only by version and retain flag (unless they carry
-        // subscription identifiers or a remaining lifetime).
-        let shareable = queued.qos == .atMostOnce && queued.subscriptionIdentifiers.isEmpty && queued.message.expiresAt == nil
-        if send(.publish(publish), to: id, fanOutKey: shareable ? (queued.retain ? 1 : 0) : nil) {
-            statistics.messagesDelivered += 1
+        guard let connection = connections[id] else { return }
+        let makePublish = { () -> MQTTPublish in
+            var properties = queued.message.properties
+            properties.topicAlias = nil
+            properties.subscriptionIdentifiers = queued.subscriptionIdentifiers
+            if let expiresAt = queued.message.expiresAt {
+                // MQTT 5.0 §3.3.2.3.3: forward the remaining lifetime.
+                properties.messageExpiryInterval = UInt32((expiresAt - now).nanoseconds / 1_000_000_000)
+            }
+            return MQTTPublish(
+                topic: queued.message.topic, payload: queued.message.payload, qos: queued.qos, retain: queued.retain,
+                dup: false, packetID: packetID, properties: properties)
         }
+        // Copies of one message differ only by version, QoS, retain flag and packet identifier
+        // (unless they carry subscription identifiers or a remaining lifetime).
+        let sent: Bool
+        if queued.subscriptionIdentifiers.isEmpty && queued.message.expiresAt == nil {
+            let key = Int(queued.qos.rawValue) &* 2 &+ (queued.retain ? 1 : 0)
+            sent = sendFanOut(key: key, packetID: packetID, to: connection, makePublish)
+        } else {
+            sent = send(.publish(makePublish()), to: connection)
+        }
+        if sent { statistics.messagesDelivered += 1 }
     }
 
     mutating func releaseInflight(clientID: String, packetID: UInt16, expecting stage: MQTTInflight.Stage, now: NIODeadline) {

@@ -1,14 +1,27 @@
 import NIOCore
 
 /// A message as the broker stores and forwards it.
-struct MQTTMessage: Sendable {
-    var topic: String
-    var payload: ByteBuffer
-    var qos: MQTTQoS
-    var retain: Bool
-    var properties: MQTTProperties
+///
+/// A class with constant fields: one message fans out to many subscribers and waits in their
+/// queues and in-flight tables, and each of those holds a reference, not a copy of the topic,
+/// payload and properties.
+final class MQTTMessage: Sendable {
+    let topic: String
+    let payload: ByteBuffer
+    let qos: MQTTQoS
+    let retain: Bool
+    let properties: MQTTProperties
     /// When the message expires (MQTT 5.0 §3.3.2.3.3), if it does.
-    var expiresAt: NIODeadline?
+    let expiresAt: NIODeadline?
+
+    init(topic: String, payload: ByteBuffer, qos: MQTTQoS, retain: Bool, properties: MQTTProperties, expiresAt: NIODeadline?) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+        self.expiresAt = expiresAt
+    }
 }
 
 /// A message waiting in a session's queue, with the subscription details it is delivered under.
@@ -54,7 +67,13 @@ final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
     /// Inbound QoS 2 packet ids between PUBREC and PUBREL (MQTT 5.0 §4.3.3).
     var inboundQoS2: Set<UInt16> = []
     var nextPacketID: UInt16 = 1
-    var will: MQTTWill?
+    /// The will, boxed: most sessions have none, and an inline `MQTTWill?` (topic, payload and
+    /// a full property set) would make every session a few hundred bytes larger.
+    var will: MQTTWill? {
+        get { willBox?.will }
+        set { willBox = newValue.map(MQTTWillBox.init) }
+    }
+    private var willBox: MQTTWillBox?
     var willAt: NIODeadline?
 
     init(clientID: String, identity: Identity, version: MQTTProtocolVersion, expiryInterval: UInt32) {
@@ -95,7 +114,9 @@ final class MQTTConnectionState: @unchecked Sendable {
     // @unchecked: owned by one MQTTBroker value, confined to its runtime's event loop.
     enum Phase: Sendable {
         case awaitingConnect(deadline: NIODeadline)
-        case authenticating(MQTTConnect, deadline: NIODeadline)
+        /// Indirect: the CONNECT is large and only held while its credentials are checked;
+        /// inline it would make every idle connection's state several hundred bytes larger.
+        indirect case authenticating(MQTTConnect, deadline: NIODeadline)
         case connected(clientID: String)
         case closed
     }
@@ -110,6 +131,11 @@ final class MQTTConnectionState: @unchecked Sendable {
     var keepAlive: TimeAmount?
     var lastReceived: NIODeadline
     var isWritable = true
+    /// Bytes encoded for this connection and not yet handed to the transport: every packet of
+    /// one processing round goes out in one write (see ``MQTTBroker/pollOutput()``).
+    var outgoing = ByteBuffer()
+    /// True while the connection is listed in the broker's connections with outgoing bytes.
+    var hasOutgoing = false
     /// The client's own Receive Maximum and Maximum Packet Size (MQTT 5.0 §3.1.2.11).
     var clientReceiveMaximum = Int(UInt16.max)
     var clientMaximumPacketSize = Int.max
@@ -127,4 +153,10 @@ final class MQTTConnectionState: @unchecked Sendable {
         self.decoder = decoder
         self.lastReceived = lastReceived
     }
+}
+
+/// A will held by reference; see ``MQTTSession/will``.
+final class MQTTWillBox: Sendable {
+    let will: MQTTWill
+    init(_ will: MQTTWill) { self.will = will }
 }

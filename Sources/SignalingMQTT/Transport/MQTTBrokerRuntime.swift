@@ -5,8 +5,10 @@ public import NIOPosix
 /// Runs an ``MQTTBroker`` on one event loop and connects it to NIO channels (TCP here; the
 /// server's WebSocket endpoint feeds the same runtime).
 ///
-/// All broker state lives on ``loop``; channel handlers on other loops hop to it. Writes of one
-/// processing round are flushed together.
+/// All broker state lives on ``loop``; channel handlers on other loops hop to it. On Linux, TCP
+/// listeners are served by ``MQTTTCPTransport`` (one epoll thread each, beside the loop), which
+/// hands over reads in batches. The broker processes everything that arrived in one turn of
+/// the loop together, and each connection gets one write and one flush per round.
 public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `loop` (asserted in debug builds).
 
@@ -24,6 +26,13 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     private let onEvent: @Sendable (MQTTBrokerEvent) -> Void
     private let logger: Logger
     private var listeners: [any Channel] = []
+    /// True while a processing round is scheduled on ``loop``.
+    private var processScheduled = false
+    #if os(Linux)
+    private var transports: [MQTTTCPTransport] = []
+    /// Writes and closes for each transport gathered in one round, handed over together.
+    private var transportCommands: [[MQTTTCPTransport.Command]] = []
+    #endif
 
     public init(
         broker: MQTTBroker<Policy>, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
@@ -41,11 +50,29 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     /// Listens for MQTT over TCP.
     /// - Returns: the bound address (port 0 picks a free one).
     public func listenTCP(host: String, port: Int) async throws -> SocketAddress {
+        #if os(Linux)
+        let transport = try await loop.submit {
+            let transport = try MQTTTCPTransport(host: host, port: port, index: self.transports.count, loop: self.loop)
+            self.transports.append(transport)
+            self.transportCommands.append([])
+            return transport
+        }.get()
+        transport.start { [self] events in self.transportEvents(events) }
+        return transport.localAddress
+        #else
+        return try await listenNIO(host: host, port: port)
+        #endif
+    }
+
+    /// Listens for MQTT over TCP with a NIO channel per connection.
+    private func listenNIO(host: String, port: Int) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            // An idle channel keeps its pooled receive buffer: start small, grow after full reads.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(runtime: self))
@@ -66,6 +93,14 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }.get()) ?? ([], [])
         for channel in listeners { try? await channel.close() }
         for channel in connections { try? await channel.close() }
+        #if os(Linux)
+        let transports: [MQTTTCPTransport] = (try? await loop.submit { () -> [MQTTTCPTransport] in
+            let transports = self.transports
+            self.transports = []
+            return transports
+        }.get()) ?? []
+        for transport in transports { await transport.stop() }
+        #endif
     }
 
     /// Publishes as the server (no ACL).
@@ -99,7 +134,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         onLoop {
             var bytes = buffer
             self.broker.receive(id, &bytes, now: .now())
-            self.process()
+            self.scheduleProcess()
         }
     }
 
@@ -122,6 +157,39 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
+    /// Processes once after everything this loop turn reads (NIO runs tasks after the turn's
+    /// I/O events), so that one round of reads gives one write per connection, with no delay.
+    private func scheduleProcess() {
+        guard !processScheduled else { return }
+        processScheduled = true
+        loop.execute {
+            self.processScheduled = false
+            self.process()
+        }
+    }
+
+    #if os(Linux)
+    /// A batch from a TCP transport's thread (any thread).
+    private func transportEvents(_ events: [MQTTTCPTransport.Event]) {
+        loop.execute {
+            let now = NIODeadline.now()
+            for event in events {
+                switch event {
+                case .opened(let id):
+                    self.broker.connectionOpened(id, now: now)
+                case .bytes(let id, var bytes):
+                    self.broker.receive(id, &bytes, now: now)
+                case .closed(let id):
+                    self.broker.connectionClosed(id, now: now)
+                case .writability(let id, let isWritable):
+                    self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: now)
+                }
+            }
+            self.process()
+        }
+    }
+    #endif
+
     // MARK: Output
 
     /// Performs every pending output, flushes, and re-arms the timer.
@@ -130,10 +198,22 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         while let output = broker.pollOutput() {
             switch output {
             case .send(let id, let buffer):
+                #if os(Linux)
+                if let index = MQTTTCPTransport.transportIndex(of: id) {
+                    if index < transportCommands.count { transportCommands[index].append(.write(id, buffer)) }
+                    continue
+                }
+                #endif
                 guard let channel = channels[id] else { continue }
                 channel.write(buffer, promise: nil)
                 toFlush.insert(id)
             case .close(let id):
+                #if os(Linux)
+                if let index = MQTTTCPTransport.transportIndex(of: id) {
+                    if index < transportCommands.count { transportCommands[index].append(.close(id)) }
+                    continue
+                }
+                #endif
                 guard let channel = channels[id] else { continue }
                 toFlush.remove(id)
                 channel.writeAndFlush(ByteBuffer(), promise: nil)
@@ -153,6 +233,12 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }
         for id in toFlush { channels[id]?.flush() }
         toFlush.removeAll(keepingCapacity: true)
+        #if os(Linux)
+        for index in transportCommands.indices where !transportCommands[index].isEmpty {
+            if index < transports.count { transports[index].submit(transportCommands[index]) }
+            transportCommands[index].removeAll(keepingCapacity: true)
+        }
+        #endif
         armTimer()
     }
 
