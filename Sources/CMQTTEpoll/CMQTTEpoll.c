@@ -3,6 +3,7 @@
 
 #ifdef __linux__
 
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>

@@ -52,10 +52,11 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         if case .closed = connection.phase { return }
         connection.lastReceived = now
         var buffer: ByteBuffer
-        if connection.pendingBytes.readableBytes > 0 {
+        let continuesPending = connection.pendingBytes.readableBytes > 0
+        if continuesPending {
             buffer = connection.pendingBytes
+            connection.pendingBytes = ByteBuffer()  // so that appending does not copy
             buffer.writeBuffer(&bytes)
-            connection.pendingBytes = ByteBuffer()
         } else {
             buffer = bytes
             bytes.moveReaderIndex(to: bytes.writerIndex)
@@ -79,11 +80,16 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
             connection = updated
         }
         if buffer.readableBytes > 0 {
-            // Copy the partial packet out rather than keep the transport's (larger, pooled)
-            // receive buffer alive.
-            var rest = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
-            rest.writeBuffer(&buffer)
-            connection.pendingBytes = rest
+            if continuesPending {
+                buffer.discardReadBytes()
+                connection.pendingBytes = buffer
+            } else {
+                // Copy the partial packet out rather than keep the transport's (larger, maybe
+                // pooled) receive buffer alive.
+                var rest = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+                rest.writeBuffer(&buffer)
+                connection.pendingBytes = rest
+            }
         }
         connections[id] = connection
     }
