@@ -14,7 +14,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public internal(set) var statistics = MQTTBrokerStatistics()
 
     var connections: [MQTTConnectionID: MQTTConnectionState] = [:]
-    var sessions: [String: MQTTSession<Identity>] = [:]
+    var sessions: [String: MQTTSession] = [:]
     var subscriptions = SubscriptionTrie<String, MQTTStoredSubscription>()
     var retained = MQTTRetainedStore<MQTTMessage>()
     var outputs: [MQTTBrokerOutput] = []
@@ -29,6 +29,8 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     /// that each is encoded once rather than once per subscriber (QoS 1/2 copies differ only in
     /// their packet identifier, patched in per subscriber). At most a handful of entries.
     var fanOutEncodings: [MQTTFanOutEncoding]?
+    /// Counts routed messages; see ``MQTTSession/routeMark``.
+    var routeEpoch: UInt64 = 0
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration
@@ -73,7 +75,6 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
                 return
             }
             guard let packet else { break }
-            connections[id] = connection
             handle(packet, on: id, now: now)
             guard let updated = connections[id] else { return }
             if case .closed = updated.phase { return }
@@ -91,7 +92,6 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
                 connection.pendingBytes = rest
             }
         }
-        connections[id] = connection
     }
 
     /// The transport's connection ended (EOF, error, or after a ``MQTTBrokerOutput/close(_:)``).
@@ -172,7 +172,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public var connectedClients: [String: Int] {
         var counts: [String: Int] = [:]
         for session in sessions.values where session.connection != nil {
-            counts[policy.kind(of: session.identity), default: 0] += 1
+            counts[policy.kind(of: identity(of: session)), default: 0] += 1
         }
         return counts
     }
@@ -181,6 +181,12 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public var retainedCount: Int { retained.count }
 
     // MARK: Internals shared by the extensions
+
+    /// The policy identity a session was created with.
+    func identity(of session: MQTTSession) -> Identity {
+        // Sessions are created only by `accept(_:on:now:)`, from `policy.identity(for:)`.
+        session.identityValue as! Identity
+    }
 
     mutating func emit(_ output: MQTTBrokerOutput) { outputs.append(output) }
 

@@ -50,11 +50,16 @@ struct MQTTStoredSubscription: Sendable, Hashable {
 /// A class, so that the broker mutates a session's queue and in-flight table in place: copying
 /// a struct out of the sessions dictionary and back would copy those collections on every
 /// message (copy-on-write while the dictionary still holds the old value).
-final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
+///
+/// Not generic over the policy's identity type: the broker is compiled once, unspecialized, for
+/// the policy of another module, and a generic session type made every sessions-dictionary
+/// access look up generic metadata at run time. The identity is stored as an existential and
+/// read back with ``MQTTBroker/identity(of:)``.
+final class MQTTSession: @unchecked Sendable {
     // @unchecked: sessions are owned by one MQTTBroker value, which its runtime confines to one
     // event loop; they are never shared between brokers.
     let clientID: String
-    var identity: Identity
+    var identityValue: any Hashable & Sendable
     var version: MQTTProtocolVersion
     var connection: MQTTConnectionID?
     /// Seconds the session survives its connection; `UInt32.max` = forever (v3.1.1 clean session 0).
@@ -69,6 +74,12 @@ final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
     var nextPacketID: UInt16 = 1
     /// The will, boxed: most sessions have none, and an inline `MQTTWill?` (topic, payload and
     /// a full property set) would make every session a few hundred bytes larger.
+    /// Set when the broker drops the session, for holders of a reference (a connection, a
+    /// message being routed) to notice.
+    var isDiscarded = false
+    /// The ``MQTTBroker/routeEpoch`` of the last message routed to this session, to merge
+    /// overlapping subscriptions without a dictionary.
+    var routeMark: UInt64 = 0
     var will: MQTTWill? {
         get { willBox?.will }
         set { willBox = newValue.map(MQTTWillBox.init) }
@@ -76,9 +87,9 @@ final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
     private var willBox: MQTTWillBox?
     var willAt: NIODeadline?
 
-    init(clientID: String, identity: Identity, version: MQTTProtocolVersion, expiryInterval: UInt32) {
+    init(clientID: String, identity: some Hashable & Sendable, version: MQTTProtocolVersion, expiryInterval: UInt32) {
         self.clientID = clientID
-        self.identity = identity
+        self.identityValue = identity
         self.version = version
         self.expiryInterval = expiryInterval
     }
@@ -131,6 +142,8 @@ final class MQTTConnectionState: @unchecked Sendable {
     var keepAlive: TimeAmount?
     var lastReceived: NIODeadline
     var isWritable = true
+    /// The session while connected (saves a lookup by client id for every acknowledgement).
+    var session: MQTTSession?
     /// Bytes encoded for this connection and not yet handed to the transport: every packet of
     /// one processing round goes out in one write (see ``MQTTBroker/pollOutput()``).
     var outgoing = ByteBuffer()
