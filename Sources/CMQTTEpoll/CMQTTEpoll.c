@@ -34,6 +34,10 @@ int cmqtt_epoll_wait(int epoll_fd, int *fds, uint32_t *flags, int capacity, int 
 
 int cmqtt_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
+long cmqtt_send(int fd, const void *bytes, unsigned long count) { return (long)send(fd, bytes, count, MSG_NOSIGNAL); }
+
+int cmqtt_shutdown(int fd) { return shutdown(fd, SHUT_RDWR); }
+
 int cmqtt_accept(int listen_fd) {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {

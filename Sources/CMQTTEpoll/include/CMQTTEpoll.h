@@ -17,6 +17,11 @@ int cmqtt_epoll_control(int epoll_fd, int op, int fd, int want_output);
 int cmqtt_epoll_wait(int epoll_fd, int *fds, uint32_t *flags, int capacity, int timeout_ms);
 /// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC).
 int cmqtt_eventfd(void);
+/// send(fd, bytes, count, MSG_NOSIGNAL): a peer that reset the connection gives EPIPE, not
+/// SIGPIPE (which would end the process).
+long cmqtt_send(int fd, const void *bytes, unsigned long count);
+/// shutdown(fd, SHUT_RDWR).
+int cmqtt_shutdown(int fd);
 /// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), then TCP_NODELAY on the new socket.
 int cmqtt_accept(int listen_fd);
 

@@ -32,6 +32,9 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     private var transports: [MQTTTCPTransport] = []
     /// Writes and closes for each transport gathered in one round, handed over together.
     private var transportCommands: [[MQTTTCPTransport.Command]] = []
+    /// Open TCP connections: writes handed to the I/O thread and writes it reported done. While
+    /// they are equal the loop writes to the socket itself (see ``MQTTTCPTransport``).
+    private var transportWrites: [MQTTConnectionID: (submitted: UInt64, completed: UInt64)] = [:]
     #endif
 
     public init(
@@ -97,6 +100,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         let transports: [MQTTTCPTransport] = (try? await loop.submit { () -> [MQTTTCPTransport] in
             let transports = self.transports
             self.transports = []
+            self.transportWrites = [:]  // no more writes from this loop: the I/O threads close the sockets
             return transports
         }.get()) ?? []
         for transport in transports { await transport.stop() }
@@ -176,11 +180,18 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             for event in events {
                 switch event {
                 case .opened(let id):
+                    self.transportWrites[id] = (0, 0)
                     self.broker.connectionOpened(id, now: now)
                 case .bytes(let id, var bytes):
                     self.broker.receive(id, &bytes, now: now)
                 case .closed(let id):
+                    self.transportWrites[id] = nil
                     self.broker.connectionClosed(id, now: now)
+                    if let index = MQTTTCPTransport.transportIndex(of: id), index < self.transportCommands.count {
+                        self.transportCommands[index].append(.release(id))
+                    }
+                case .drained(let id, let writes):
+                    self.transportWrites[id]?.completed = writes
                 case .writability(let id, let isWritable):
                     self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: now)
                 }
@@ -200,7 +211,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             case .send(let id, let buffer):
                 #if os(Linux)
                 if let index = MQTTTCPTransport.transportIndex(of: id) {
-                    if index < transportCommands.count { transportCommands[index].append(.write(id, buffer)) }
+                    sendTCP(id, buffer, transport: index)
                     continue
                 }
                 #endif
@@ -210,6 +221,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             case .close(let id):
                 #if os(Linux)
                 if let index = MQTTTCPTransport.transportIndex(of: id) {
+                    transportWrites[id] = nil
                     if index < transportCommands.count { transportCommands[index].append(.close(id)) }
                     continue
                 }
@@ -241,6 +253,22 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         #endif
         armTimer()
     }
+
+    #if os(Linux)
+    /// Writes to the socket from this loop when the I/O thread holds nothing for it, else (and
+    /// for the rest of a partial write) hands the bytes to the I/O thread.
+    private func sendTCP(_ id: MQTTConnectionID, _ buffer: ByteBuffer, transport index: Int) {
+        guard let state = transportWrites[id], index < transportCommands.count else { return }
+        var rest = buffer
+        if state.submitted == state.completed {
+            let written = MQTTTCPTransport.sendDirectly(id, buffer)
+            if written == buffer.readableBytes { return }
+            if written > 0 { rest.moveReaderIndex(forwardBy: written) }
+        }
+        transportWrites[id] = (state.submitted + 1, state.completed)
+        transportCommands[index].append(.write(id, rest))
+    }
+    #endif
 
     private func armTimer() {
         guard let deadline = broker.nextTimeout() else {

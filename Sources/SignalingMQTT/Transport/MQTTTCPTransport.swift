@@ -17,14 +17,25 @@ import Synchronization
 ///
 /// Connection ids carry the transport's index, a generation and the descriptor, so a stale
 /// command for a descriptor that was closed and reused is recognised and dropped.
+///
+/// Writes: the broker loop sends straight to the socket with ``sendDirectly(_:_:)`` while the
+/// I/O thread holds nothing for that connection (one thread hop less per message: the latency
+/// target), and hands a partial write's rest to the I/O thread, which then writes everything for
+/// that connection until it reports ``Event/drained(_:writes:)``. A descriptor the I/O thread
+/// finds closed by the peer is shut down but only closed after ``Command/release(_:)``, so the
+/// broker loop never writes to a reused descriptor.
 final class MQTTTCPTransport: Sendable {
     /// What the I/O thread reports, in order per connection.
     enum Event: Sendable {
         case opened(MQTTConnectionID)
         case bytes(MQTTConnectionID, ByteBuffer)
-        /// The connection is gone (EOF, error, or after a ``Command/close(_:)``).
+        /// The connection is gone (EOF, error, or after a ``Command/close(_:)``); answer with
+        /// ``Command/release(_:)``.
         case closed(MQTTConnectionID)
         case writability(MQTTConnectionID, Bool)
+        /// The I/O thread holds nothing more for the connection, having completed this many
+        /// ``Command/write(_:_:)`` commands for it in all.
+        case drained(MQTTConnectionID, writes: UInt64)
     }
 
     /// What the broker loop asks for.
@@ -32,6 +43,15 @@ final class MQTTTCPTransport: Sendable {
         case write(MQTTConnectionID, ByteBuffer)
         /// Write what is still pending if the socket takes it now, then close.
         case close(MQTTConnectionID)
+        /// The broker loop has seen ``Event/closed(_:)``: the descriptor may be closed and reused.
+        case release(MQTTConnectionID)
+    }
+
+    /// Writes on the calling thread (the broker loop) to a connection the I/O thread holds
+    /// nothing for; see the type's notes. - Returns: the bytes written, or -1 with errno.
+    static func sendDirectly(_ id: MQTTConnectionID, _ buffer: ByteBuffer) -> Int {
+        let fd = CInt(truncatingIfNeeded: UInt32(truncatingIfNeeded: id.rawValue))
+        return buffer.withUnsafeReadableBytes { cmqtt_send(fd, $0.baseAddress, UInt($0.count)) }
     }
 
     /// Ids of this transport's connections have this bit set (NIO-fed connections count from 1).
@@ -165,6 +185,10 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
         var pendingBytes = 0
         var watchingOutput = false
         var reportedUnwritable = false
+        /// ``MQTTTCPTransport/Command/write(_:_:)`` commands completed.
+        var writesDone: UInt64 = 0
+        /// Shut down after EOF or an error, waiting for ``MQTTTCPTransport/Command/release(_:)``.
+        var awaitingRelease = false
     }
 
     /// Above this many pending bytes the broker is told the connection is not writable (it then
@@ -233,8 +257,9 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
         }
         for fd in slots.indices where slots[fd].id != 0 {
             let id = slots[fd].id
+            let reported = slots[fd].awaitingRelease
             closeSlot(CInt(fd))
-            events.append(.closed(MQTTConnectionID(id)))
+            if !reported { events.append(.closed(MQTTConnectionID(id))) }
         }
         if !events.isEmpty { deliver(events) }
         Glibc.close(listenFD)
@@ -268,7 +293,7 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
     }
 
     private func readFrom(_ fd: CInt, _ scratch: UnsafeMutableRawBufferPointer) {
-        guard Int(fd) < slots.count, slots[Int(fd)].id != 0 else { return }
+        guard Int(fd) < slots.count, slots[Int(fd)].id != 0, !slots[Int(fd)].awaitingRelease else { return }
         let id = slots[Int(fd)].id
         let count = Glibc.read(fd, scratch.baseAddress, scratch.count)
         if count > 0 {
@@ -279,8 +304,19 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
             return
         }
         if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
-        closeSlot(fd)
-        events.append(.closed(MQTTConnectionID(id)))
+        endSlot(fd)
+    }
+
+    /// The peer closed or the socket failed: stop watching it and shut it down (the broker loop
+    /// may still be writing to it), report it, and close it on ``MQTTTCPTransport/Command/release(_:)``.
+    private func endSlot(_ fd: CInt) {
+        guard !slots[Int(fd)].awaitingRelease else { return }
+        _ = cmqtt_epoll_control(epollFD, 2, fd, 0)
+        _ = cmqtt_shutdown(fd)
+        slots[Int(fd)].awaitingRelease = true
+        slots[Int(fd)].pending = []
+        slots[Int(fd)].pendingBytes = 0
+        events.append(.closed(MQTTConnectionID(slots[Int(fd)].id)))
     }
 
     private func slotIndex(_ id: MQTTConnectionID) -> Int? {
@@ -292,13 +328,16 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
     private func perform(_ command: MQTTTCPTransport.Command) {
         switch command {
         case .write(let id, let buffer):
-            guard let fd = slotIndex(id) else { return }
+            guard let fd = slotIndex(id), !slots[fd].awaitingRelease else { return }
+            slots[fd].writesDone += 1
             if slots[fd].pending.isEmpty {
-                let written = buffer.withUnsafeReadableBytes { Glibc.write(CInt(fd), $0.baseAddress, $0.count) }
-                if written == buffer.readableBytes { return }
+                let written = buffer.withUnsafeReadableBytes { cmqtt_send(CInt(fd), $0.baseAddress, UInt($0.count)) }
+                if written == buffer.readableBytes {
+                    events.append(.drained(id, writes: slots[fd].writesDone))
+                    return
+                }
                 if written < 0 && errno != EAGAIN && errno != EINTR {
-                    closeSlot(CInt(fd))
-                    events.append(.closed(id))
+                    endSlot(CInt(fd))
                     return
                 }
                 var rest = buffer
@@ -309,10 +348,13 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
             }
         case .close(let id):
             guard let fd = slotIndex(id) else { return }
-            if !slots[fd].pending.isEmpty { flushPending(CInt(fd)) }
-            guard slots[fd].id == id.rawValue else { return }  // the flush may have failed and closed it
+            if !slots[fd].pending.isEmpty && !slots[fd].awaitingRelease { flushPending(CInt(fd)) }
+            if slots[fd].awaitingRelease { return }  // already reported closed; freed on release
             closeSlot(CInt(fd))
             events.append(.closed(id))
+        case .release(let id):
+            guard let fd = slotIndex(id), slots[fd].awaitingRelease else { return }
+            closeSlot(CInt(fd))
         }
     }
 
@@ -332,15 +374,14 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
     /// Writes pending bytes while the socket takes them.
     private func flushPending(_ fd: CInt) {
         let index = Int(fd)
-        guard index < slots.count, slots[index].id != 0 else { return }
+        guard index < slots.count, slots[index].id != 0, !slots[index].awaitingRelease else { return }
         let id = slots[index].id
         while !slots[index].pending.isEmpty {
             let buffer = slots[index].pending[0]
-            let written = buffer.withUnsafeReadableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let written = buffer.withUnsafeReadableBytes { cmqtt_send(fd, $0.baseAddress, UInt($0.count)) }
             if written < 0 {
                 if errno == EAGAIN || errno == EINTR { break }
-                closeSlot(fd)
-                events.append(.closed(MQTTConnectionID(id)))
+                endSlot(fd)
                 return
             }
             slots[index].pendingBytes -= written
@@ -357,6 +398,7 @@ private final class MQTTTCPTransportIO: @unchecked Sendable {
                 slots[index].watchingOutput = false
                 _ = cmqtt_epoll_control(epollFD, 1, fd, 0)
             }
+            events.append(.drained(MQTTConnectionID(id), writes: slots[index].writesDone))
         }
         if slots[index].reportedUnwritable && slots[index].pendingBytes < Self.lowWater {
             slots[index].reportedUnwritable = false
