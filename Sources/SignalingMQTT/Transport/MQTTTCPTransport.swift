@@ -1,5 +1,5 @@
 #if os(Linux)
-import CMQTTEpoll
+import CMQTTTransport
 import Glibc
 import NIOCore
 import NIOPosix

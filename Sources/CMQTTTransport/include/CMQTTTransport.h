@@ -1,8 +1,8 @@
 // epoll(7), eventfd(2) and accept4(2) for the MQTT broker's TCP transport (Linux). Swift's
 // Glibc module does not export <sys/epoll.h>, and struct epoll_event is packed on x86-64, so
 // the calls go through these small functions with plain arrays.
-#ifndef CMQTTEPOLL_H
-#define CMQTTEPOLL_H
+#ifndef CMQTTTRANSPORT_H
+#define CMQTTTRANSPORT_H
 
 #include <stdint.h>
 

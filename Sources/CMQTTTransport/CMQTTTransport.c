@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CMQTTEpoll.h"
+#include "CMQTTTransport.h"
 
 #ifdef __linux__
 
