@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-ice fuzz-stun fuzz-mqtt clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-ice fuzz-stun fuzz-mqtt fuzz-ice clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-ice   release build, then Benchmarks/ice-bench.py (ours vs aioice; NAT cases need root)"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
+	@echo "make fuzz-ice    Fuzz/fuzz-ice.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make clean       remove .build/ and .build-venv/"
 
 deps:
@@ -72,6 +73,9 @@ fuzz-stun:
 
 fuzz-mqtt:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-mqtt.sh
+
+fuzz-ice:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-ice.sh
 
 clean:
 	rm -rf .build .build-venv

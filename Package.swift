@@ -44,10 +44,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // epoll/eventfd/accept4/send shims for the MQTT broker's TCP transport (Linux).
+        .target(name: "CMQTTTransport"),
         // MQTT 3.1.1/5.0 codec, sans-IO broker and client, Pod Arcade topic rules.
         .target(
             name: "SignalingMQTT",
             dependencies: [
+                "CMQTTTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,5 @@
 // swift-tools-version:6.2
-// Fuzz targets for STUNCore and the SignalingMQTT codec, kept out of the main package so that
+// Fuzz targets for STUNCore, the SignalingMQTT codec and ICEAgent, kept out of the main package so that
 // the sanitizer flags and the libFuzzer entry point never reach the normal build. Build and run
 // with Fuzz/fuzz-stun.sh and Fuzz/fuzz-mqtt.sh.
 import PackageDescription
@@ -30,5 +30,14 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(name: "FuzzMQTTEntry", path: "Sources/FuzzMQTTEntry"),
+        // ICEAgent: candidate lines, the shared-port router, the agent's and the TURN client's
+        // receive paths (Fuzz/fuzz-ice.sh).
+        .executableTarget(
+            name: "FuzzICE",
+            dependencies: ["FuzzICEEntry", .product(name: "ICEAgent", package: "pod-arcade")],
+            path: "Sources/FuzzICE",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(name: "FuzzICEEntry", path: "Sources/FuzzICEEntry"),
     ]
 )

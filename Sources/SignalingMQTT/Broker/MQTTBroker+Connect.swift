@@ -17,6 +17,11 @@ extension MQTTBroker {
             // but we refuse to buffer work for an unauthenticated client).
             violation(id, "packet before CONNACK", reason: .protocolError, now: now)
         case .connected(let clientID):
+            // The most frequent packet at QoS 1, handled without looking the session up.
+            if case .pubAck(let ack) = packet, let session = connection.session, !session.isDiscarded {
+                releaseInflight(session, packetID: ack.packetID, expecting: .awaitingAck, now: now)
+                return
+            }
             handleConnected(packet, clientID: clientID, on: id, now: now)
         case .closed:
             return
@@ -94,7 +99,7 @@ extension MQTTBroker {
         // A pending delayed will is cancelled by a reconnect (MQTT 5.0 §3.1.3.2.2).
         session.will = connect.will
         session.willAt = nil
-        session.identity = identity
+        session.identityValue = identity
         session.version = connect.version
         session.expiryInterval = expiry
         session.expiresAt = nil
@@ -102,6 +107,7 @@ extension MQTTBroker {
         sessions[clientID] = session
 
         connection.phase = .connected(clientID: clientID)
+        connection.session = session
         var keepAlive = connect.keepAlive
         var serverKeepAlive: UInt16?
         if let maximum = configuration.maximumKeepAlive, keepAlive == 0 || keepAlive > maximum {
@@ -149,7 +155,7 @@ extension MQTTBroker {
             connection.phase = .closed
             connections[id] = connection
         }
-        emit(.close(id))
+        emitClose(id)
     }
 
     /// A decoding failure: before CONNECT it is a refusal (where a CONNACK makes sense), after it a
@@ -186,7 +192,7 @@ extension MQTTBroker {
     mutating func endConnection(_ connection: MQTTConnectionState, clientID: String, reason: MQTTReasonCode, now: NIODeadline) {
         guard var session = sessions[clientID], session.connection == connection.id else { return }
         session.connection = nil
-        emit(.event(.disconnected(connection.id, clientID: clientID, kind: policy.kind(of: session.identity), reason: reason)))
+        emit(.event(.disconnected(connection.id, clientID: clientID, kind: policy.kind(of: identity(of: session)), reason: reason)))
         // protocol.md: retained session topics are cleared when the session's client goes away.
         for topic in connection.retainedToClear { retained.remove(try! MQTTTopicName(topic)) }
         if !connection.disconnectedCleanly, let will = session.will {
@@ -194,7 +200,7 @@ extension MQTTBroker {
             if delay == 0 || session.expiryInterval == 0 {
                 session.will = nil
                 sessions[clientID] = session
-                publishWill(will, identity: session.identity, clientID: clientID, now: now)
+                publishWill(will, identity: identity(of: session), clientID: clientID, now: now)
                 session = sessions[clientID] ?? session
             } else {
                 session.willAt = now + .seconds(Int64(min(delay, UInt64(session.expiryInterval))))
@@ -239,9 +245,10 @@ extension MQTTBroker {
     /// (MQTT 5.0 §3.1.3.2.2: the will goes out when the session ends, if not before).
     mutating func discardSession(_ clientID: String, now: NIODeadline, publishWill: Bool) {
         guard let session = sessions.removeValue(forKey: clientID) else { return }
+        session.isDiscarded = true
         subscriptions.removeAll(clientID)
         if publishWill, session.connection == nil, session.willAt != nil, let will = session.will {
-            self.publishWill(will, identity: session.identity, clientID: clientID, now: now)
+            self.publishWill(will, identity: identity(of: session), clientID: clientID, now: now)
         }
     }
 }

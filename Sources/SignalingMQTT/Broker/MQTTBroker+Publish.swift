@@ -74,7 +74,8 @@ extension MQTTBroker {
     }
 
     private mutating func handlePublish(_ incoming: MQTTPublish, clientID: String, on id: MQTTConnectionID, now: NIODeadline) {
-        guard let connection = connections[id], let identity = sessions[clientID]?.identity else { return }
+        guard let connection = connections[id], let session = sessions[clientID] else { return }
+        let identity = identity(of: session)
         var publish = incoming
         // MQTT 5.0 §3.3.2.3.4: topic aliases.
         if let alias = publish.properties.topicAlias {
@@ -104,7 +105,6 @@ extension MQTTBroker {
                 return
             }
         }
-        connections[id] = connection
         statistics.messagesReceived += 1
 
         let allowed = policy.mayPublish(identity, topic: topic)
@@ -176,28 +176,41 @@ extension MQTTBroker {
     mutating func route(_ message: MQTTMessage, topic: MQTTTopicName, from publisher: String?, now: NIODeadline) {
         // Overlapping subscriptions of one client: one delivery at the highest QoS, with every
         // subscription identifier (MQTT 5.0 §3.3.4-2 and §3.3.4-3).
-        var merged: [String: (qos: MQTTQoS, retainAsPublished: Bool, identifiers: [Int])] = [:]
+        // A session seen twice for one message is found by its mark, not by a dictionary.
+        routeEpoch &+= 1
+        let epoch = routeEpoch
+        var targets: [(session: MQTTSession, qos: MQTTQoS, retainAsPublished: Bool, identifiers: [Int])] = []
         for (subscriber, _, stored) in subscriptions.matches(topic) {
             if stored.options.noLocal && subscriber == publisher { continue }
-            var entry = merged[subscriber] ?? (qos: .atMostOnce, retainAsPublished: false, identifiers: [])
-            entry.qos = max(entry.qos, stored.options.qos)
-            entry.retainAsPublished = entry.retainAsPublished || stored.options.retainAsPublished
-            if let identifier = stored.identifier { entry.identifiers.append(identifier) }
-            merged[subscriber] = entry
+            guard let session = sessions[subscriber] else { continue }
+            if session.routeMark == epoch, let index = targets.firstIndex(where: { $0.session === session }) {
+                targets[index].qos = max(targets[index].qos, stored.options.qos)
+                targets[index].retainAsPublished = targets[index].retainAsPublished || stored.options.retainAsPublished
+                if let identifier = stored.identifier { targets[index].identifiers.append(identifier) }
+                continue
+            }
+            session.routeMark = epoch
+            targets.append((session, stored.options.qos, stored.options.retainAsPublished, stored.identifier.map { [$0] } ?? []))
         }
-        fanOutEncodings = [:]
+        fanOutEncodings = []
         defer { fanOutEncodings = nil }
-        for (subscriber, entry) in merged {
+        for target in targets where !target.session.isDiscarded {
             let queued = MQTTQueuedMessage(
-                message: message, qos: min(message.qos, entry.qos),
-                retain: entry.retainAsPublished && message.retain, subscriptionIdentifiers: entry.identifiers)
-            deliver(queued, to: subscriber, now: now)
+                message: message, qos: min(message.qos, target.qos),
+                retain: target.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
+            deliver(queued, to: target.session, now: now)
         }
     }
 
     /// Sends now if the client can take it, else queues within the session's bound.
     mutating func deliver(_ queued: MQTTQueuedMessage, to clientID: String, now: NIODeadline) {
-        guard var session = sessions[clientID] else { return }
+        guard let session = sessions[clientID] else { return }
+        deliver(queued, to: session, now: now)
+    }
+
+    mutating func deliver(_ queued: MQTTQueuedMessage, to target: MQTTSession, now: NIODeadline) {
+        var session = target
+        let clientID = session.clientID
         let connectionID = session.connection
         let connection = connectionID.flatMap { connections[$0] }
         let canSendNow = connection.map { state in
@@ -205,8 +218,7 @@ extension MQTTBroker {
                 && (queued.qos == .atMostOnce || session.inflight.count < state.clientReceiveMaximum)
         } ?? false
         if canSendNow, let connectionID {
-            transmit(queued, session: &session, on: connectionID, now: now)
-            sessions[clientID] = session
+            transmit(queued, session: &session, on: connectionID, connection: connection, now: now)
             return
         }
         // Offline sessions keep only QoS 1/2 messages (MQTT 5.0 §4.1: QoS 0 may be dropped).
@@ -223,42 +235,58 @@ extension MQTTBroker {
             return
         }
         session.enqueue(queued)
-        sessions[clientID] = session
     }
 
     /// Writes one PUBLISH; QoS 1/2 get a packet id and wait for their acknowledgement.
-    mutating func transmit(_ queued: MQTTQueuedMessage, session: inout MQTTSession<Identity>, on id: MQTTConnectionID, now: NIODeadline, dup: Bool = false, packetID existing: UInt16? = nil) {
-        var properties = queued.message.properties
-        properties.topicAlias = nil
-        properties.subscriptionIdentifiers = queued.subscriptionIdentifiers
-        if let expiresAt = queued.message.expiresAt {
-            // MQTT 5.0 §3.3.2.3.3: forward the remaining lifetime; drop what has expired.
-            guard expiresAt > now else { return }
-            properties.messageExpiryInterval = UInt32((expiresAt - now).nanoseconds / 1_000_000_000)
+    mutating func transmit(
+        _ queued: MQTTQueuedMessage, session: inout MQTTSession, on id: MQTTConnectionID, connection known: MQTTConnectionState? = nil,
+        now: NIODeadline
+    ) {
+        if let expiresAt = queued.message.expiresAt, expiresAt <= now {
+            // MQTT 5.0 §3.3.2.3.3: drop what has expired.
+            return
         }
         var packetID: UInt16?
         if queued.qos != .atMostOnce {
-            guard let id = existing ?? session.allocatePacketID() else { return }
+            guard let id = session.allocatePacketID() else { return }
             packetID = id
             session.inflight[id] = MQTTInflight(queued: queued, stage: .awaitingAck)
         }
-        let publish = MQTTPublish(
-            topic: queued.message.topic, payload: queued.message.payload, qos: queued.qos, retain: queued.retain,
-            dup: dup, packetID: packetID, properties: properties)
-        // QoS 0 copies of one message differ only by version and retain flag (unless they carry
-        // subscription identifiers or a remaining lifetime).
-        let shareable = queued.qos == .atMostOnce && queued.subscriptionIdentifiers.isEmpty && queued.message.expiresAt == nil
-        if send(.publish(publish), to: id, fanOutKey: shareable ? (queued.retain ? 1 : 0) : nil) {
-            statistics.messagesDelivered += 1
+        guard let connection = known ?? connections[id] else { return }
+        let makePublish = { () -> MQTTPublish in
+            var properties = queued.message.properties
+            properties.topicAlias = nil
+            properties.subscriptionIdentifiers = queued.subscriptionIdentifiers
+            if let expiresAt = queued.message.expiresAt {
+                // MQTT 5.0 §3.3.2.3.3: forward the remaining lifetime.
+                properties.messageExpiryInterval = UInt32((expiresAt - now).nanoseconds / 1_000_000_000)
+            }
+            return MQTTPublish(
+                topic: queued.message.topic, payload: queued.message.payload, qos: queued.qos, retain: queued.retain,
+                dup: false, packetID: packetID, properties: properties)
         }
+        // Copies of one message differ only by version, QoS, retain flag and packet identifier
+        // (unless they carry subscription identifiers or a remaining lifetime).
+        let sent: Bool
+        if queued.subscriptionIdentifiers.isEmpty && queued.message.expiresAt == nil {
+            let key = Int(queued.qos.rawValue) &* 2 &+ (queued.retain ? 1 : 0)
+            sent = sendFanOut(key: key, packetID: packetID, to: connection, makePublish)
+        } else {
+            sent = send(.publish(makePublish()), to: connection)
+        }
+        if sent { statistics.messagesDelivered += 1 }
     }
 
     mutating func releaseInflight(clientID: String, packetID: UInt16, expecting stage: MQTTInflight.Stage, now: NIODeadline) {
         guard let session = sessions[clientID] else { return }
+        releaseInflight(session, packetID: packetID, expecting: stage, now: now)
+    }
+
+    mutating func releaseInflight(_ session: MQTTSession, packetID: UInt16, expecting stage: MQTTInflight.Stage, now: NIODeadline) {
+        let clientID = session.clientID
         if let inflight = session.inflight[packetID], inflight.stage == stage {
             session.inflight[packetID] = nil
-            sessions[clientID] = session
-            drainQueue(clientID: clientID, now: now)
+            if session.queuedCount > 0 { drainQueue(clientID: clientID, now: now) }
         }
     }
 
@@ -269,10 +297,9 @@ extension MQTTBroker {
             guard let next = session.queue.dropFirst(session.queueHead).first else { break }
             if next.qos != .atMostOnce && session.inflight.count >= connection.clientReceiveMaximum { break }
             _ = session.dequeue()
-            transmit(next, session: &session, on: id, now: now)
+            transmit(next, session: &session, on: id, connection: connection, now: now)
             connection = connections[id] ?? connection
         }
-        sessions[clientID] = session
     }
 
     /// After a reconnect, unacknowledged messages go out again with DUP (MQTT 5.0 §4.4).

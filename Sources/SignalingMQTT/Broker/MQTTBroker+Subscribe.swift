@@ -16,7 +16,7 @@ extension MQTTBroker {
                 codes.append(v5 ? .sharedSubscriptionsNotSupported : .unspecifiedError)
                 continue
             }
-            guard policy.maySubscribe(session.identity, filter: filter) else {
+            guard policy.maySubscribe(identity(of: session), filter: filter) else {
                 emit(.event(.subscribeRefused(id, clientID: clientID, filter: filter.value)))
                 codes.append(v5 ? .notAuthorized : .unspecifiedError)
                 continue

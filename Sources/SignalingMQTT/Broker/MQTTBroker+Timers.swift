@@ -67,7 +67,7 @@ extension MQTTBroker {
                 updated.will = nil
                 updated.willAt = nil
                 sessions[clientID] = updated
-                publishWill(will, identity: session.identity, clientID: clientID, now: now)
+                publishWill(will, identity: identity(of: session), clientID: clientID, now: now)
             }
             if let expiresAt = session.expiresAt, expiresAt <= now {
                 discardSession(clientID, now: now, publishWill: true)

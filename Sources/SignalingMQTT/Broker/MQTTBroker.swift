@@ -14,16 +14,23 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public internal(set) var statistics = MQTTBrokerStatistics()
 
     var connections: [MQTTConnectionID: MQTTConnectionState] = [:]
-    var sessions: [String: MQTTSession<Identity>] = [:]
+    var sessions: [String: MQTTSession] = [:]
     var subscriptions = SubscriptionTrie<String, MQTTStoredSubscription>()
     var retained = MQTTRetainedStore<MQTTMessage>()
     var outputs: [MQTTBrokerOutput] = []
     var outputHead = 0
+    /// Connections whose ``MQTTConnectionState/outgoing`` bytes wait for ``pollOutput()``, in the
+    /// order they first got some since the last drain.
+    var withOutgoing: [MQTTConnectionState] = []
+    var withOutgoingHead = 0
     /// A lower bound on the next deadline; see ``nextTimeout()``.
     var timerHint: NIODeadline?
-    /// While one message fans out: its QoS 0 encodings by protocol version and retain flag, so
-    /// that each is encoded once rather than once per subscriber.
-    var fanOutEncodings: [Int: ByteBuffer]?
+    /// While one message fans out: its encodings by QoS, retain flag and protocol version, so
+    /// that each is encoded once rather than once per subscriber (QoS 1/2 copies differ only in
+    /// their packet identifier, patched in per subscriber). At most a handful of entries.
+    var fanOutEncodings: [MQTTFanOutEncoding]?
+    /// Counts routed messages; see ``MQTTSession/routeMark``.
+    var routeEpoch: UInt64 = 0
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration
@@ -47,10 +54,11 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         if case .closed = connection.phase { return }
         connection.lastReceived = now
         var buffer: ByteBuffer
-        if connection.pendingBytes.readableBytes > 0 {
+        let continuesPending = connection.pendingBytes.readableBytes > 0
+        if continuesPending {
             buffer = connection.pendingBytes
+            connection.pendingBytes = ByteBuffer()  // so that appending does not copy
             buffer.writeBuffer(&bytes)
-            connection.pendingBytes = ByteBuffer()
         } else {
             buffer = bytes
             bytes.moveReaderIndex(to: bytes.writerIndex)
@@ -67,17 +75,23 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
                 return
             }
             guard let packet else { break }
-            connections[id] = connection
             handle(packet, on: id, now: now)
             guard let updated = connections[id] else { return }
             if case .closed = updated.phase { return }
             connection = updated
         }
         if buffer.readableBytes > 0 {
-            buffer.discardReadBytes()
-            connection.pendingBytes = buffer
+            if continuesPending {
+                buffer.discardReadBytes()
+                connection.pendingBytes = buffer
+            } else {
+                // Copy the partial packet out rather than keep the transport's (larger, maybe
+                // pooled) receive buffer alive.
+                var rest = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+                rest.writeBuffer(&buffer)
+                connection.pendingBytes = rest
+            }
         }
-        connections[id] = connection
     }
 
     /// The transport's connection ended (EOF, error, or after a ``MQTTBrokerOutput/close(_:)``).
@@ -122,17 +136,34 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     }
 
     /// The next output, if any.
+    ///
+    /// All packets for one connection since the last drain come as one ``MQTTBrokerOutput/send(_:_:)``
+    /// (in order, and before a ``MQTTBrokerOutput/close(_:)`` of that connection), so that a
+    /// transport writes each connection once per processing round.
     public mutating func pollOutput() -> MQTTBrokerOutput? {
-        guard outputHead < outputs.count else {
-            if !outputs.isEmpty {
-                outputs.removeAll(keepingCapacity: true)
-                outputHead = 0
-            }
-            return nil
+        if outputHead < outputs.count {
+            let output = outputs[outputHead]
+            outputHead += 1
+            return output
         }
-        let output = outputs[outputHead]
-        outputHead += 1
-        return output
+        while withOutgoingHead < withOutgoing.count {
+            let connection = withOutgoing[withOutgoingHead]
+            withOutgoingHead += 1
+            connection.hasOutgoing = false
+            guard connection.outgoing.readableBytes > 0 else { continue }
+            let bytes = connection.outgoing
+            connection.outgoing = ByteBuffer()
+            return .send(connection.id, bytes)
+        }
+        if !outputs.isEmpty {
+            outputs.removeAll(keepingCapacity: true)
+            outputHead = 0
+        }
+        if !withOutgoing.isEmpty {
+            withOutgoing.removeAll(keepingCapacity: true)
+            withOutgoingHead = 0
+        }
+        return nil
     }
 
     // MARK: Queries
@@ -141,7 +172,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     public var connectedClients: [String: Int] {
         var counts: [String: Int] = [:]
         for session in sessions.values where session.connection != nil {
-            counts[policy.kind(of: session.identity), default: 0] += 1
+            counts[policy.kind(of: identity(of: session)), default: 0] += 1
         }
         return counts
     }
@@ -156,30 +187,96 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
 
     // MARK: Internals shared by the extensions
 
+    /// The policy identity a session was created with.
+    func identity(of session: MQTTSession) -> Identity {
+        // Sessions are created only by `accept(_:on:now:)`, from `policy.identity(for:)`.
+        session.identityValue as! Identity
+    }
+
     mutating func emit(_ output: MQTTBrokerOutput) { outputs.append(output) }
 
     /// Encodes and queues a packet for a connection; packets too large for the client are skipped.
     @discardableResult
-    mutating func send(_ packet: MQTTPacket, to id: MQTTConnectionID, fanOutKey: Int? = nil) -> Bool {
+    mutating func send(_ packet: MQTTPacket, to id: MQTTConnectionID) -> Bool {
         guard let connection = connections[id] else { return false }
-        let key = fanOutKey.map { $0 * 8 + Int(connection.version.rawValue) }
-        var buffer: ByteBuffer
-        if let key, let cached = fanOutEncodings?[key] {
-            buffer = cached
-        } else {
-            buffer = ByteBuffer()
-            do {
-                try packet.encode(into: &buffer, version: connection.version)
-            } catch {
-                emit(.event(.protocolViolation(id, description: "could not encode \(packet): \(error)", reason: .implementationSpecificError)))
-                return false
-            }
-            if let key { fanOutEncodings?[key] = buffer }
+        return send(packet, to: connection)
+    }
+
+    /// Encodes a packet straight into the connection's outgoing bytes.
+    @discardableResult
+    mutating func send(_ packet: MQTTPacket, to connection: MQTTConnectionState) -> Bool {
+        let start = connection.outgoing.writerIndex
+        do {
+            try packet.encode(into: &connection.outgoing, version: connection.version)
+        } catch {
+            emit(.event(.protocolViolation(connection.id, description: "could not encode \(packet): \(error)", reason: .implementationSpecificError)))
+            return false
         }
         // MQTT 5.0 §3.1.2.11.4: never send a packet larger than the client's Maximum Packet Size.
-        guard buffer.readableBytes <= connection.clientMaximumPacketSize else { return false }
-        emit(.send(id, buffer))
+        guard connection.outgoing.writerIndex - start <= connection.clientMaximumPacketSize else {
+            connection.outgoing.moveWriterIndex(to: start)
+            return false
+        }
+        noteOutgoing(connection)
         return true
+    }
+
+    /// Sends a PUBLISH that fans out: encoded once per key while ``fanOutEncodings`` is active,
+    /// then copied, with the subscriber's packet identifier patched in (MQTT 5.0 §3.3.2.2).
+    /// `makePublish` builds the packet only when it has to be encoded.
+    mutating func sendFanOut(
+        key: Int, packetID: UInt16?, to connection: MQTTConnectionState, _ makePublish: () -> MQTTPublish
+    ) -> Bool {
+        guard fanOutEncodings != nil else { return send(.publish(makePublish()), to: connection) }
+        let fullKey = key &* 8 &+ Int(connection.version.rawValue)
+        var encoding: MQTTFanOutEncoding?
+        for entry in fanOutEncodings! where entry.key == fullKey {
+            encoding = entry
+            break
+        }
+        if encoding == nil {
+            let publish = makePublish()
+            var bytes = ByteBuffer()
+            do {
+                try MQTTPacket.publish(publish).encode(into: &bytes, version: connection.version)
+            } catch {
+                emit(.event(.protocolViolation(connection.id, description: "could not encode \(publish): \(error)", reason: .implementationSpecificError)))
+                return false
+            }
+            // Fixed header: one type byte, then the Remaining Length (MQTT 5.0 §2.1.4); the
+            // packet identifier follows the topic name (§3.3.2).
+            var headerLength = 2
+            while let byte = bytes.getInteger(at: headerLength - 1, as: UInt8.self), byte & 0x80 != 0 { headerLength += 1 }
+            let packetIDOffset = publish.qos == .atMostOnce ? nil : headerLength + 2 + publish.topic.utf8.count
+            encoding = MQTTFanOutEncoding(key: fullKey, bytes: bytes, packetIDOffset: packetIDOffset)
+            fanOutEncodings!.append(encoding!)
+        }
+        let shared = encoding!
+        guard shared.bytes.readableBytes <= connection.clientMaximumPacketSize else { return false }
+        let start = connection.outgoing.writerIndex
+        connection.outgoing.writeImmutableBuffer(shared.bytes)
+        if let offset = shared.packetIDOffset, let packetID {
+            connection.outgoing.setInteger(packetID, at: start + offset)
+        }
+        noteOutgoing(connection)
+        return true
+    }
+
+    @inline(__always)
+    mutating func noteOutgoing(_ connection: MQTTConnectionState) {
+        if !connection.hasOutgoing {
+            connection.hasOutgoing = true
+            withOutgoing.append(connection)
+        }
+    }
+
+    /// Queues a close, after the connection's outgoing bytes.
+    mutating func emitClose(_ id: MQTTConnectionID) {
+        if let connection = connections[id], connection.outgoing.readableBytes > 0 {
+            outputs.append(.send(id, connection.outgoing))
+            connection.outgoing = ByteBuffer()
+        }
+        emit(.close(id))
     }
 
     mutating func close(_ id: MQTTConnectionID, now: NIODeadline) {
@@ -188,9 +285,17 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         let previous = connection.phase
         connection.phase = .closed
         connections[id] = connection
-        emit(.close(id))
+        emitClose(id)
         if case .connected(let clientID) = previous {
             endConnection(connection, clientID: clientID, reason: connection.disconnectedCleanly ? .success : .unspecifiedError, now: now)
         }
     }
+}
+
+/// One shared encoding of a PUBLISH while it fans out; see ``MQTTBroker/fanOutEncodings``.
+struct MQTTFanOutEncoding {
+    var key: Int
+    var bytes: ByteBuffer
+    /// Where the packet identifier sits in ``bytes`` (QoS 1 and 2).
+    var packetIDOffset: Int?
 }

@@ -1,14 +1,27 @@
 import NIOCore
 
 /// A message as the broker stores and forwards it.
-struct MQTTMessage: Sendable {
-    var topic: String
-    var payload: ByteBuffer
-    var qos: MQTTQoS
-    var retain: Bool
-    var properties: MQTTProperties
+///
+/// A class with constant fields: one message fans out to many subscribers and waits in their
+/// queues and in-flight tables, and each of those holds a reference, not a copy of the topic,
+/// payload and properties.
+final class MQTTMessage: Sendable {
+    let topic: String
+    let payload: ByteBuffer
+    let qos: MQTTQoS
+    let retain: Bool
+    let properties: MQTTProperties
     /// When the message expires (MQTT 5.0 §3.3.2.3.3), if it does.
-    var expiresAt: NIODeadline?
+    let expiresAt: NIODeadline?
+
+    init(topic: String, payload: ByteBuffer, qos: MQTTQoS, retain: Bool, properties: MQTTProperties, expiresAt: NIODeadline?) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+        self.expiresAt = expiresAt
+    }
 }
 
 /// A message waiting in a session's queue, with the subscription details it is delivered under.
@@ -37,11 +50,16 @@ struct MQTTStoredSubscription: Sendable, Hashable {
 /// A class, so that the broker mutates a session's queue and in-flight table in place: copying
 /// a struct out of the sessions dictionary and back would copy those collections on every
 /// message (copy-on-write while the dictionary still holds the old value).
-final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
+///
+/// Not generic over the policy's identity type: the broker is compiled once, unspecialized, for
+/// the policy of another module, and a generic session type made every sessions-dictionary
+/// access look up generic metadata at run time. The identity is stored as an existential and
+/// read back with ``MQTTBroker/identity(of:)``.
+final class MQTTSession: @unchecked Sendable {
     // @unchecked: sessions are owned by one MQTTBroker value, which its runtime confines to one
     // event loop; they are never shared between brokers.
     let clientID: String
-    var identity: Identity
+    var identityValue: any Hashable & Sendable
     var version: MQTTProtocolVersion
     var connection: MQTTConnectionID?
     /// Seconds the session survives its connection; `UInt32.max` = forever (v3.1.1 clean session 0).
@@ -54,12 +72,24 @@ final class MQTTSession<Identity: Hashable & Sendable>: @unchecked Sendable {
     /// Inbound QoS 2 packet ids between PUBREC and PUBREL (MQTT 5.0 §4.3.3).
     var inboundQoS2: Set<UInt16> = []
     var nextPacketID: UInt16 = 1
-    var will: MQTTWill?
+    /// The will, boxed: most sessions have none, and an inline `MQTTWill?` (topic, payload and
+    /// a full property set) would make every session a few hundred bytes larger.
+    /// Set when the broker drops the session, for holders of a reference (a connection, a
+    /// message being routed) to notice.
+    var isDiscarded = false
+    /// The ``MQTTBroker/routeEpoch`` of the last message routed to this session, to merge
+    /// overlapping subscriptions without a dictionary.
+    var routeMark: UInt64 = 0
+    var will: MQTTWill? {
+        get { willBox?.will }
+        set { willBox = newValue.map(MQTTWillBox.init) }
+    }
+    private var willBox: MQTTWillBox?
     var willAt: NIODeadline?
 
-    init(clientID: String, identity: Identity, version: MQTTProtocolVersion, expiryInterval: UInt32) {
+    init(clientID: String, identity: some Hashable & Sendable, version: MQTTProtocolVersion, expiryInterval: UInt32) {
         self.clientID = clientID
-        self.identity = identity
+        self.identityValue = identity
         self.version = version
         self.expiryInterval = expiryInterval
     }
@@ -95,7 +125,9 @@ final class MQTTConnectionState: @unchecked Sendable {
     // @unchecked: owned by one MQTTBroker value, confined to its runtime's event loop.
     enum Phase: Sendable {
         case awaitingConnect(deadline: NIODeadline)
-        case authenticating(MQTTConnect, deadline: NIODeadline)
+        /// Indirect: the CONNECT is large and only held while its credentials are checked;
+        /// inline it would make every idle connection's state several hundred bytes larger.
+        indirect case authenticating(MQTTConnect, deadline: NIODeadline)
         case connected(clientID: String)
         case closed
     }
@@ -110,6 +142,13 @@ final class MQTTConnectionState: @unchecked Sendable {
     var keepAlive: TimeAmount?
     var lastReceived: NIODeadline
     var isWritable = true
+    /// The session while connected (saves a lookup by client id for every acknowledgement).
+    var session: MQTTSession?
+    /// Bytes encoded for this connection and not yet handed to the transport: every packet of
+    /// one processing round goes out in one write (see ``MQTTBroker/pollOutput()``).
+    var outgoing = ByteBuffer()
+    /// True while the connection is listed in the broker's connections with outgoing bytes.
+    var hasOutgoing = false
     /// The client's own Receive Maximum and Maximum Packet Size (MQTT 5.0 §3.1.2.11).
     var clientReceiveMaximum = Int(UInt16.max)
     var clientMaximumPacketSize = Int.max
@@ -127,4 +166,10 @@ final class MQTTConnectionState: @unchecked Sendable {
         self.decoder = decoder
         self.lastReceived = lastReceived
     }
+}
+
+/// A will held by reference; see ``MQTTSession/will``.
+final class MQTTWillBox: Sendable {
+    let will: MQTTWill
+    init(_ will: MQTTWill) { self.will = will }
 }

@@ -5,8 +5,10 @@ public import NIOPosix
 /// Runs an ``MQTTBroker`` on one event loop and connects it to NIO channels (TCP here; the
 /// server's WebSocket endpoint feeds the same runtime).
 ///
-/// All broker state lives on ``loop``; channel handlers on other loops hop to it. Writes of one
-/// processing round are flushed together.
+/// All broker state lives on ``loop``; channel handlers on other loops hop to it. On Linux, TCP
+/// listeners are served by ``MQTTTCPTransport`` (one epoll thread each, beside the loop), which
+/// hands over reads in batches. The broker processes everything that arrived in one turn of
+/// the loop together, and each connection gets one write and one flush per round.
 public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `loop` (asserted in debug builds).
 
@@ -24,6 +26,16 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     private let onEvent: @Sendable (MQTTBrokerEvent) -> Void
     private let logger: Logger
     private var listeners: [any Channel] = []
+    /// True while a processing round is scheduled on ``loop``.
+    private var processScheduled = false
+    #if os(Linux)
+    private var transports: [MQTTTCPTransport] = []
+    /// Writes and closes for each transport gathered in one round, handed over together.
+    private var transportCommands: [[MQTTTCPTransport.Command]] = []
+    /// Open TCP connections: writes handed to the I/O thread and writes it reported done. While
+    /// they are equal the loop writes to the socket itself (see ``MQTTTCPTransport``).
+    private var transportWrites: [MQTTConnectionID: (submitted: UInt64, completed: UInt64)] = [:]
+    #endif
 
     public init(
         broker: MQTTBroker<Policy>, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
@@ -41,11 +53,29 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     /// Listens for MQTT over TCP.
     /// - Returns: the bound address (port 0 picks a free one).
     public func listenTCP(host: String, port: Int) async throws -> SocketAddress {
+        #if os(Linux)
+        let transport = try await loop.submit {
+            let transport = try MQTTTCPTransport(host: host, port: port, index: self.transports.count, loop: self.loop)
+            self.transports.append(transport)
+            self.transportCommands.append([])
+            return transport
+        }.get()
+        transport.start { [self] events in self.transportEvents(events) }
+        return transport.localAddress
+        #else
+        return try await listenNIO(host: host, port: port)
+        #endif
+    }
+
+    /// Listens for MQTT over TCP with a NIO channel per connection.
+    private func listenNIO(host: String, port: Int) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            // An idle channel keeps its pooled receive buffer: start small, grow after full reads.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(runtime: self))
@@ -73,6 +103,15 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }.get()) ?? ([], [])
         for channel in listeners { try? await channel.close() }
         for channel in connections { try? await channel.close() }
+        #if os(Linux)
+        let transports: [MQTTTCPTransport] = (try? await loop.submit { () -> [MQTTTCPTransport] in
+            let transports = self.transports
+            self.transports = []
+            self.transportWrites = [:]  // no more writes from this loop: the I/O threads close the sockets
+            return transports
+        }.get()) ?? []
+        for transport in transports { await transport.stop() }
+        #endif
     }
 
     /// Publishes as the server (no ACL).
@@ -138,7 +177,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         onLoop {
             var bytes = buffer
             self.broker.receive(id, &bytes, now: .now())
-            self.process()
+            self.scheduleProcess()
         }
     }
 
@@ -163,6 +202,46 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
+    /// Processes once after everything this loop turn reads (NIO runs tasks after the turn's
+    /// I/O events), so that one round of reads gives one write per connection, with no delay.
+    private func scheduleProcess() {
+        guard !processScheduled else { return }
+        processScheduled = true
+        loop.execute {
+            self.processScheduled = false
+            self.process()
+        }
+    }
+
+    #if os(Linux)
+    /// A batch from a TCP transport's thread (any thread).
+    private func transportEvents(_ events: [MQTTTCPTransport.Event]) {
+        loop.execute {
+            let now = NIODeadline.now()
+            for event in events {
+                switch event {
+                case .opened(let id):
+                    self.transportWrites[id] = (0, 0)
+                    self.broker.connectionOpened(id, now: now)
+                case .bytes(let id, var bytes):
+                    self.broker.receive(id, &bytes, now: now)
+                case .closed(let id):
+                    self.transportWrites[id] = nil
+                    self.broker.connectionClosed(id, now: now)
+                    if let index = MQTTTCPTransport.transportIndex(of: id), index < self.transportCommands.count {
+                        self.transportCommands[index].append(.release(id))
+                    }
+                case .drained(let id, let writes):
+                    self.transportWrites[id]?.completed = writes
+                case .writability(let id, let isWritable):
+                    self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: now)
+                }
+            }
+            self.process()
+        }
+    }
+    #endif
+
     // MARK: Output
 
     /// Performs every pending output, flushes, and re-arms the timer.
@@ -171,6 +250,12 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         while let output = broker.pollOutput() {
             switch output {
             case .send(let id, let buffer):
+                #if os(Linux)
+                if let index = MQTTTCPTransport.transportIndex(of: id) {
+                    sendTCP(id, buffer, transport: index)
+                    continue
+                }
+                #endif
                 switch channels[id] {
                 case .channel(let channel): channel.write(buffer, promise: nil)
                 case .stream(let sink): sink.write(buffer)
@@ -178,6 +263,13 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
                 }
                 toFlush.insert(id)
             case .close(let id):
+                #if os(Linux)
+                if let index = MQTTTCPTransport.transportIndex(of: id) {
+                    transportWrites[id] = nil
+                    if index < transportCommands.count { transportCommands[index].append(.close(id)) }
+                    continue
+                }
+                #endif
                 guard let endpoint = channels[id] else { continue }
                 toFlush.remove(id)
                 switch endpoint {
@@ -209,8 +301,30 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             }
         }
         toFlush.removeAll(keepingCapacity: true)
+        #if os(Linux)
+        for index in transportCommands.indices where !transportCommands[index].isEmpty {
+            if index < transports.count { transports[index].submit(transportCommands[index]) }
+            transportCommands[index].removeAll(keepingCapacity: true)
+        }
+        #endif
         armTimer()
     }
+
+    #if os(Linux)
+    /// Writes to the socket from this loop when the I/O thread holds nothing for it, else (and
+    /// for the rest of a partial write) hands the bytes to the I/O thread.
+    private func sendTCP(_ id: MQTTConnectionID, _ buffer: ByteBuffer, transport index: Int) {
+        guard let state = transportWrites[id], index < transportCommands.count else { return }
+        var rest = buffer
+        if state.submitted == state.completed {
+            let written = MQTTTCPTransport.sendDirectly(id, buffer)
+            if written == buffer.readableBytes { return }
+            if written > 0 { rest.moveReaderIndex(forwardBy: written) }
+        }
+        transportWrites[id] = (state.submitted + 1, state.completed)
+        transportCommands[index].append(.write(id, rest))
+    }
+    #endif
 
     private func armTimer() {
         guard let deadline = broker.nextTimeout() else {
