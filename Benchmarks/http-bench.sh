@@ -112,9 +112,9 @@ TICKS=$(getconf CLK_TCK)
 
 # ---- servers -------------------------------------------------------------------------
 OURS_PID= OURS_PORT=
-start_ours() {
+start_ours() { # [MQTT TCP port, default none]
     OURS_PORT=$(free_port)
-    HTTP_PORT=$OURS_PORT MQTT_PORT=-1 STUN_PORT=-1 "$SERVER" >"$LOGS/ours-$OURS_PORT.log" 2>&1 &
+    HTTP_PORT=$OURS_PORT MQTT_PORT=${1:--1} STUN_PORT=-1 "$SERVER" >"$LOGS/ours-$OURS_PORT.log" 2>&1 &
     OURS_PID=$!
     STARTED+=("$OURS_PID")
     for _ in $(seq 200); do
@@ -179,6 +179,7 @@ echo "http-bench: $(nproc) CPUs, machine $IDLE_BUSY % busy before start, load $S
 ((IDLE_BUSY <= 10)) || echo "!! the machine is busy before the benchmark starts: not a quiet run" >&2
 FAILED=0
 MEM_ROWS=() # json per run
+TCP_ROWS=() # json per run of the plain-TCP reference
 HTTP_ROWS=() # path|run|server|json
 
 # ---- memory: idle, and with WS_CLIENTS WebSocket MQTT clients ---------------------------
@@ -203,6 +204,27 @@ if [[ " $PARTS " == *" memory "* ]]; then
         fi
         echo "{\"test\":\"memory\",\"run\":$run,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${json#\{}" >>"$RESULTS"
         MEM_ROWS+=("$json")
+        stop "$OURS_PID"
+    done
+    # Reference: the same number of clients over plain TCP (MQTT_PORT) on a fresh server, with
+    # the MQTT benchmark's tool, so that the WebSocket layer's share can be told from the broker's.
+    TCP_TOOL=$OUT/mqtt_bench
+    TCP_SRC=$ROOT/Benchmarks/mqtt-bench/mqtt_bench.c
+    if [[ ! -x $TCP_TOOL || $TCP_SRC -nt $TCP_TOOL ]]; then
+        cc -O2 -Wall -Wextra -o "$TCP_TOOL" "$TCP_SRC"
+    fi
+    for run in $(seq "$RUNS"); do
+        MQTT_TCP_PORT=$(free_port)
+        start_ours "$MQTT_TCP_PORT"
+        sleep 2
+        echo "== memory run $run, plain TCP reference: pid $OURS_PID, MQTT on 127.0.0.1:$MQTT_TCP_PORT" >&2
+        rc=0
+        json=$("$TCP_TOOL" idle --target "127.0.0.1:$MQTT_TCP_PORT" --clients "$WS_CLIENTS" --hold "$HOLD" \
+            --batch 100 --keepalive 60 --setup-timeout 120 --pid "$OURS_PID" --json) || rc=$?
+        [[ -n $json ]] || json='{"error":"mqtt_bench produced no result"}'
+        ((rc == 0)) || echo "!! TCP reference run $run: $json" >&2
+        echo "{\"test\":\"memory-tcp\",\"run\":$run,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${json#\{}" >>"$RESULTS"
+        TCP_ROWS+=("$json")
         stop "$OURS_PID"
     done
 fi
@@ -334,8 +356,17 @@ if [[ " $PARTS " == *" memory "* ]]; then
             "$(awk -v b="$(json_get "$j" bytes_per_conn)" 'BEGIN{printf "%.1f", b / 1024}')" \
             "$(json_get "$j" connects_per_s)" "$(json_get "$j" server_threads)"
     done
+    for i in "${!TCP_ROWS[@]}"; do
+        j=${TCP_ROWS[$i]}
+        printf '%4s %9s %9s %10s %9s %9s %10s %9s %8s %8s\n' "tcp$((i + 1))" "$(json_get "$j" connected)" \
+            "$(json_get "$j" still_connected)" "$(mb "$(json_get "$j" rss_before_kb)")" \
+            "$(mb "$(json_get "$j" rss_connected_kb)")" "$(mb "$(json_get "$j" rss_after_kb)")" "-" \
+            "$(awk -v b="$(json_get "$j" bytes_per_conn)" 'BEGIN{printf "%.1f", b / 1024}')" \
+            "$(json_get "$j" connects_per_s)" "$(json_get "$j" server_threads)"
+    done
     echo "(idle = 2 s after start; with = 1 s after the last CONNACK; held = end of the hold;"
-    echo " closed = 1 s after the clients disconnected; KB/conn = (held - idle) / clients)"
+    echo " closed = 1 s after the clients disconnected; KB/conn = (held - idle) / clients;"
+    echo " tcpN = reference: the same clients over plain TCP MQTT_PORT, Benchmarks/mqtt-bench/mqtt_bench.c)"
 fi
 echo
 echo "raw results: $RESULTS"
