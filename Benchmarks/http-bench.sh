@@ -314,6 +314,7 @@ http_row() { # path run server
     done
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+per_cpu() { awk -v r="$(json_get "$1" rps)" -v c="$(json_get "$1" server_cpu_pct)" 'BEGIN{ if (c + 0 > 0) printf "%.0f", r / (c / 100); else print "-" }'; }
 mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k / 1024}'; }
 
 echo
@@ -323,22 +324,26 @@ if [[ " $PARTS " == *" http "* ]]; then
     echo
     echo "wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s --latency (keep-alive), 127.0.0.1;" \
          "ours: NIO default threads ($OURS_THREADS threads in the process), nginx: worker_processes 1"
-    printf '%-16s %7s %4s %11s %11s %7s %9s %9s %8s %8s %6s\n' path bytes run "ours req/s" "nginx req/s" \
-        ratio "ours p99" "ngx p99" "ours cpu" "ngx cpu" "host%"
+    printf '%-16s %7s %4s %11s %11s %7s %9s %9s %8s %8s %10s %10s %6s %7s\n' path bytes run "ours req/s" \
+        "nginx req/s" ratio "ours p99" "ngx p99" "ours cpu" "ngx cpu" "ours /cpu" "ngx /cpu" ratio "host%"
     for i in "${!PATHS[@]}"; do
         path=${PATHS[$i]}
         for run in $(seq "$RUNS"); do
             o=$(http_row "$path" "$run" ours)
             n=$(http_row "$path" "$run" nginx)
-            printf '%-16s %7s %4s %11s %11s %7s %9s %9s %8s %8s %6s\n' "$path" "${SIZES[$i]}" "$run" \
+            oc=$(per_cpu "$o")
+            nc=$(per_cpu "$n")
+            printf '%-16s %7s %4s %11s %11s %7s %9s %9s %8s %8s %10s %10s %6s %7s\n' "$path" "${SIZES[$i]}" "$run" \
                 "$(json_get "$o" rps)" "$(json_get "$n" rps)" "$(ratio "$(json_get "$o" rps)" "$(json_get "$n" rps)")" \
                 "$(json_get "$o" p99_ms)ms" "$(json_get "$n" p99_ms)ms" \
                 "$(json_get "$o" server_cpu_pct)%" "$(json_get "$n" server_cpu_pct)%" \
+                "$oc" "$nc" "$(ratio "$oc" "$nc")" \
                 "$(json_get "$o" host_busy_pct)/$(json_get "$n" host_busy_pct)"
         done
     done
-    echo "(ratio = ours/nginx req/s in the same run; cpu in % of one core over the run (nginx: master"
-    echo " + worker); host% = whole machine busy during ours/nginx, 100 = both cores, wrk included)"
+    echo "(ratio = ours/nginx in the same run; cpu in % of one core over the run (nginx: master +"
+    echo " worker); /cpu = requests per second of the server's CPU time, steadier than req/s on a"
+    echo " shared machine; host% = whole machine busy during ours/nginx, 100 = both cores, wrk included)"
     echo "VmRSS ours: $(mb "$OURS_RSS_BEFORE") MB before the load, $(mb "$OURS_RSS_AFTER") MB after," \
          "peak $(mb "$OURS_HWM") MB; nginx master + worker: $(mb "$NGINX_RSS") MB"
 fi
