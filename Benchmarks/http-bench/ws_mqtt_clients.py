@@ -10,7 +10,9 @@ the server answered 101 with Sec-WebSocket-Protocol: mqtt and the right
 Sec-WebSocket-Accept, then sent a binary frame holding CONNACK with return
 code 0 (MQTT 3.1.1 section 3.2.2.3). With --subscribe each client then
 subscribes to desktops/+/status at QoS 1, as the web client's desktop list
-does, and must get a SUBACK granting QoS 0 or 1.
+does, and must get a SUBACK granting QoS 0 or 1. --stage stops each
+connection earlier (TCP only, one /healthz keep-alive request, or the
+WebSocket upgrade without MQTT), to see what each layer costs.
 
 At most --batch handshakes are in progress at once. With --pid the tool
 reads that process's VmRSS from /proc/PID/status before the first
@@ -156,18 +158,29 @@ class MQTTStream:
 
 
 class Client:
-    def __init__(self, index):
+    def __init__(self, index, stage):
         self.index = index
+        self.stage = stage
         self.reader = None
         self.writer = None
         self.closed_by_server = False
         self.error = None
 
-    async def open(self, host, port, keepalive, subscribe, timeout):
+    async def open(self, host, port, keepalive, subscribe, timeout, stage="connect"):
         self.reader, self.writer = await asyncio.wait_for(
             asyncio.open_connection(host, port), timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
         hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if stage == "tcp":
+            return
+        if stage == "http":
+            # One keep-alive request, then the connection stays open and idle.
+            self.writer.write(f"GET /healthz HTTP/1.1\r\nHost: {hostport}\r\n\r\n".encode())
+            head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise ConnectionError(f"/healthz answered {head.splitlines()[0]!r}")
+            await asyncio.wait_for(self.reader.readuntil(b"ok\n"), timeout)
+            return
+        key = base64.b64encode(os.urandom(16)).decode()
         request = (
             "GET /mqtt HTTP/1.1\r\n"
             f"Host: {hostport}\r\n"
@@ -193,6 +206,8 @@ class Client:
         if fields.get("sec-websocket-protocol", "").lower() != "mqtt":
             raise ConnectionError("server did not select subprotocol mqtt")
         self.mqtt = MQTTStream(self.reader)
+        if stage == "websocket":
+            return
         self.writer.write(ws_frame(0x2, connect_packet(f"user:bench-{self.index}", keepalive)))
         header, body = await asyncio.wait_for(self.mqtt.packet(), timeout)
         if header != 0x20 or len(body) != 2:
@@ -212,6 +227,10 @@ class Client:
     async def watch(self):
         """Reads until the server closes; nothing should arrive while idle."""
         try:
+            if self.stage in ("tcp", "http"):
+                if await self.reader.read(1) == b"":
+                    raise ConnectionError("EOF")
+                raise ConnectionError("unexpected bytes on an idle connection")
             while True:
                 header, _ = await self.mqtt.packet()
                 if header >> 4 == 3:
@@ -220,8 +239,12 @@ class Client:
             self.closed_by_server = True
 
     async def close(self):
+        if self.stage in ("tcp", "http"):
+            self.writer.close()
+            return
         try:
-            self.writer.write(ws_frame(0x2, DISCONNECT))
+            if self.stage == "connect":
+                self.writer.write(ws_frame(0x2, DISCONNECT))
             self.writer.write(ws_frame(0x8, struct.pack("!H", 1000)))
             await self.writer.drain()
         except (ConnectionError, OSError):
@@ -231,10 +254,10 @@ class Client:
 
 async def run(args):
     pid = args.pid
-    result = {"mode": "ws-idle", "clients": args.clients}
+    result = {"mode": "ws-idle", "stage": args.stage, "clients": args.clients}
     if pid:
         result["rss_before_kb"] = vmrss_kb(pid)
-    clients = [Client(i) for i in range(args.clients)]
+    clients = [Client(i, args.stage) for i in range(args.clients)]
     gate = asyncio.Semaphore(args.batch)
     errors = {}
 
@@ -242,7 +265,7 @@ async def run(args):
         async with gate:
             try:
                 await client.open(args.host, args.port, args.keepalive, args.subscribe,
-                                  args.timeout)
+                                  args.timeout, args.stage)
             except (ConnectionError, OSError, asyncio.TimeoutError,
                     asyncio.IncompleteReadError, UnicodeDecodeError) as error:
                 client.error = f"{type(error).__name__}: {error}"
@@ -293,6 +316,9 @@ def main():
     parser.add_argument("--settle", type=float, default=1.0, help="seconds before the 'with' reading")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-step timeout, seconds")
     parser.add_argument("--subscribe", action="store_true", help="subscribe to desktops/+/status like the page")
+    parser.add_argument("--stage", choices=["tcp", "http", "websocket", "connect"], default="connect",
+                        help="how far each connection goes (diagnosis): TCP only, one HTTP/1.1 "
+                             "keep-alive request, the WebSocket upgrade, or MQTT CONNECT (default)")
     parser.add_argument("--pid", type=int, help="process whose VmRSS to read")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
