@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-ice fuzz-stun fuzz-mqtt fuzz-ice clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice fuzz-stun fuzz-mqtt fuzz-ice clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -26,6 +26,7 @@ help:
 	@echo "make demo        deps, build, run the server until Ctrl-C (STUN_PORT=$(STUN_PORT))"
 	@echo "make bench-stun  release build, then Benchmarks/stun-bench.sh"
 	@echo "make bench-mqtt  release build, then Benchmarks/mqtt-bench.sh (ours vs mosquitto)"
+	@echo "make bench-http  release build, then Benchmarks/http-bench.sh (ours vs nginx; memory with 1,000 WebSocket clients)"
 	@echo "make bench-ice   release build, then Benchmarks/ice-bench.py (ours vs aioice; NAT cases need root)"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
@@ -62,6 +63,10 @@ bench-stun: deps
 bench-mqtt: deps
 	$(SWIFT) build -c release --product pod-arcade-server
 	POD_ARCADE_SERVER=$(RELEASE_BIN)/pod-arcade-server bash Benchmarks/mqtt-bench.sh
+
+bench-http: deps
+	$(SWIFT) build -c release --product pod-arcade-server
+	POD_ARCADE_SERVER=$(RELEASE_BIN)/pod-arcade-server bash Benchmarks/http-bench.sh
 
 bench-ice: deps
 	$(SWIFT) build -c release --product ice-peer

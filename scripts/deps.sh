@@ -18,12 +18,15 @@ DEBIAN_PACKAGES=(
   iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests
   iptables     # NAT routers (MASQUERADE, DNAT) inside those namespaces
   libssl-dev   # OpenSSL headers for DTLS
+  curl         # Benchmarks/http-bench.sh: readiness probes and byte comparison
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
+  nginx-light  # Benchmarks/http-bench.sh: the reference HTTP server (started by the script, never as a service)
   openssl      # openssl CLI: certificates for the HTTPS interop tests and coturn's TLS listener
   python3      # runs the interop tests
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip
+  wrk          # Benchmarks/http-bench.sh: the HTTP load generator
 )
 
 # Python packages as "pip-name=import-name". Add new ones here, one a line.
