@@ -83,7 +83,6 @@ find "$ARTIFACTS" -maxdepth 1 -type f \( -name 'ice-crash-*' -o -name 'ice-leak-
 echo "fuzz-ice: fuzzing for ${FUZZ_SECONDS}s; corpus ${CORPUS#"$REPO_DIR"/}/ ($(find "$CORPUS" -type f | wc -l) inputs), artifacts go to ${ARTIFACTS#"$REPO_DIR"/}/, log ${LOG#"$REPO_DIR"/}"
 set +e
 "$BINARY" "$CORPUS" \
-
     -max_total_time="$FUZZ_SECONDS" \
     -max_len=2048 \
     -timeout=10 \

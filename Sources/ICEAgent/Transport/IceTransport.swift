@@ -225,7 +225,11 @@ extension IceTransport {
         } else {
             outcome = agent.handleReceive(bytes, from: source, on: base, now: now)
             if outcome == .notForThisAgent { strayDatagrams += 1 }
-            if outcome == .handled, let mux, let session = muxSession { mux.router.confirm(source, for: session) }
+            // Only an authenticated check or response proves the address (RFC 8445 §7.3, §7.2.5);
+            // indications carry no integrity (§11).
+            if outcome == .handled, let mux, let session = muxSession, bytes[1] & 0x10 == 0 || bytes[0] & 0x01 != 0 {
+                mux.router.confirm(source, for: session)
+            }
         }
         drive()
     }
