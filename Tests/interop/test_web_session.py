@@ -361,6 +361,9 @@ def test_a_touch_on_the_picture_arrives_in_video_pixels(web_stack, browser, desk
     start_session(stack, standin, browser)
     browser.wait_for(lambda: browser.find_element(By.ID, "play-button"), what="the play button").click()
     browser.wait_for(lambda: browser.js("return document.getElementById('session-overlay').hidden"), what="no overlay")
+    # The picture's size is known once the first frame is decoded, which may come a moment later.
+    browser.wait_for(lambda: browser.js("return document.getElementById('remote-video').videoWidth") > 0,
+                     what="the first decoded frame")
     box = browser.js("""
         const v = document.getElementById('remote-video'); const r = v.getBoundingClientRect();
         return {left: r.left, top: r.top, width: r.width, height: r.height, vw: v.videoWidth, vh: v.videoHeight};
