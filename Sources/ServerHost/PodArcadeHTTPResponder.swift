@@ -15,12 +15,12 @@ public struct PodArcadeHTTPResponder: HTTPResponder {
     public typealias Context = BasicRequestContext
 
     public let webRoot: WebRoot
-    private let configJSON: [UInt8]
+    private let configJSON: ByteBuffer
     private let metrics: MetricsExporter?
 
     public init(webRoot: WebRoot, clientConfig: ClientConfigDocument, metrics: MetricsExporter?) {
         self.webRoot = webRoot
-        self.configJSON = clientConfig.json()
+        self.configJSON = ByteBuffer(bytes: clientConfig.json())
         self.metrics = metrics
     }
 
@@ -39,7 +39,7 @@ public struct PodArcadeHTTPResponder: HTTPResponder {
             return Self.text(.ok, "ok\n")
         case "/metrics":
             let body = await metrics?.render() ?? []
-            return Self.bytes(.ok, body, contentType: "text/plain; version=0.0.4; charset=utf-8", cache: "no-store")
+            return Self.bytes(.ok, ByteBuffer(bytes: body), contentType: "text/plain; version=0.0.4; charset=utf-8", cache: "no-store")
         case "/mqtt":
             // A request that reaches here was not upgraded: no WebSocket handshake, or one that
             // did not offer the `mqtt` subprotocol (MQTT 5.0 §6).
@@ -52,7 +52,7 @@ public struct PodArcadeHTTPResponder: HTTPResponder {
         case .file(let name):
             guard let file = webRoot.files[name] else { return Self.text(.notFound, "not found\n") }
             let cache = name.hasSuffix(".html") ? "no-cache" : "public, max-age=300"
-            return Self.bytes(.ok, file.contents, contentType: file.contentType, cache: cache)
+            return Self.bytes(.ok, file.body, contentType: file.contentType, cache: cache)
         case .notFound:
             return Self.text(.notFound, "not found\n")
         case .refused(let reason):
@@ -63,17 +63,17 @@ public struct PodArcadeHTTPResponder: HTTPResponder {
     }
 
     static func text(_ status: HTTPResponse.Status, _ text: String, extra: HTTPFields = [:]) -> Response {
-        var response = bytes(status, Array(text.utf8), contentType: "text/plain; charset=utf-8", cache: "no-store")
+        var response = bytes(status, ByteBuffer(string: text), contentType: "text/plain; charset=utf-8", cache: "no-store")
         response.headers.append(contentsOf: extra)
         return response
     }
 
-    static func bytes(_ status: HTTPResponse.Status, _ bytes: [UInt8], contentType: String, cache: String) -> Response {
+    static func bytes(_ status: HTTPResponse.Status, _ body: ByteBuffer, contentType: String, cache: String) -> Response {
         let headers: HTTPFields = [
             .contentType: contentType,
             .cacheControl: cache,
             HTTPField.Name("X-Content-Type-Options")!: "nosniff",
         ]
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

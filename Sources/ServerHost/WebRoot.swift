@@ -1,3 +1,4 @@
+public import NIOCore
 public import Foundation
 
 /// The web client's files, read once at start-up, and the mapping from a request target to one
@@ -12,6 +13,15 @@ public struct WebRoot: Sendable {
     public struct File: Sendable, Hashable {
         public let contents: [UInt8]
         public let contentType: String
+        /// The contents as the response body, made once at start: every request shares it
+        /// (copy-on-write) instead of copying the file again.
+        public let body: ByteBuffer
+
+        public init(contents: [UInt8], contentType: String) {
+            self.contents = contents
+            self.contentType = contentType
+            self.body = ByteBuffer(bytes: contents)
+        }
     }
 
     /// What a request target resolves to.
