@@ -64,20 +64,29 @@ try:
         if state in ("connected", "completed", "failed"):
             break
         time.sleep(0.05)
-    pair = driver.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        window.pc.getStats().then((stats) => {
-            let result = {};
-            stats.forEach((report) => {
-                if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
-                    const local = stats.get(report.localCandidateId), remote = stats.get(report.remoteCandidateId);
-                    result = {local: local.candidateType, remote: remote.candidateType,
-                              remoteAddress: remote.address + ":" + remote.port};
-                }
+    def read_pair():
+        return driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            window.pc.getStats().then((stats) => {
+                let result = {};
+                stats.forEach((report) => {
+                    if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") {
+                        const local = stats.get(report.localCandidateId), remote = stats.get(report.remoteCandidateId);
+                        result = {local: local.candidateType, remote: remote.candidateType,
+                                  remoteAddress: remote.address + ":" + remote.port};
+                    }
+                });
+                done(result);
             });
-            done(result);
-        });
-    """)
+        """)
+
+    # Chromium says connected once a pair is writable; its nomination (and the stats' nominated
+    # flag) may follow a moment later, so poll for it.
+    pair = {}
+    while time.time() < deadline + 5 and not pair:
+        pair = read_pair()
+        if not pair:
+            time.sleep(0.05)
     say(state=state, pair=pair)
 finally:
     driver.quit()
