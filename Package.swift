@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ServerHost", targets: ["ServerHost"]),
         .library(name: "SignalingMQTT", targets: ["SignalingMQTT"]),
         .library(name: "ICEAgent", targets: ["ICEAgent"]),
+        .library(name: "SecureMedia", targets: ["SecureMedia"]),
         .executable(name: "pod-arcade-server", targets: ["pod-arcade-server"]),
     ],
     dependencies: [
@@ -69,6 +70,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // System libraries (Debian packages; module maps and inline shims in Sources/C*).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
+        // WebRTC media: SDP/JSEP (RFC 8866, 8829), DTLS-SRTP (OpenSSL, libsrtp2), RTP/RTCP,
+        // H.264 and Opus packetizers, NACK/RTX, SCTP data channels (usrsctp), PeerConnection.
+        .target(
+            name: "SecureMedia",
+            dependencies: [
+                "ICEAgent", "STUNCore", "COpenSSL", "CSRTP", "CUsrsctp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +165,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SecureMediaTests",
+            dependencies: [
+                "SecureMedia", "ICEAgent", "STUNCore", "COpenSSL", "CSRTP", "CUsrsctp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(

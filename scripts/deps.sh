@@ -18,6 +18,11 @@ DEBIAN_PACKAGES=(
   iproute2     # ip: the demo's address lookup; network namespaces in the ICE NAT tests
   iptables     # NAT routers (MASQUERADE, DNAT) inside those namespaces
   libssl-dev   # OpenSSL headers for DTLS
+  libsrtp2-dev # SRTP/SRTCP (SecureMedia)
+  libusrsctp-dev # SCTP over DTLS for data channels (SecureMedia)
+  libopus-dev  # Opus encoder for audio
+  libx264-dev  # H.264 encoder for video
+  ffmpeg       # encodes the committed test clip; decodes what aiortc receives in the media tests
   curl         # Benchmarks/http-bench.sh: readiness probes and byte comparison
   mosquitto    # reference MQTT broker in Tests/interop (started by the tests, never as a service)
   mosquitto-clients # mosquitto_pub, mosquitto_sub: reference MQTT clients in Tests/interop
