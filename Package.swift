@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SignalingMQTT", targets: ["SignalingMQTT"]),
         .library(name: "ICEAgent", targets: ["ICEAgent"]),
         .library(name: "SecureMedia", targets: ["SecureMedia"]),
+        .library(name: "DesktopHost", targets: ["DesktopHost"]),
         .executable(name: "pod-arcade-server", targets: ["pod-arcade-server"]),
     ],
     dependencies: [
@@ -89,6 +90,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Desktop composition: media sources and encoders (H.264 access units, Opus via
+        // libopus), sessions, input sinks.
+        .target(
+            name: "DesktopHost",
+            dependencies: [
+                "SecureMedia", "ICEAgent", "STUNCore", "COpus",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -175,6 +187,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DesktopHostTests",
+            dependencies: ["DesktopHost", "COpus"],
             swiftSettings: strict
         ),
         .testTarget(
