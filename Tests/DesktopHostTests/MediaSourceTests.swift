@@ -14,28 +14,28 @@ struct MediaSourceTests {
     @Test("The committed clip splits into 90 pictures with an IDR, SPS and PPS every 30")
     func clipSplits() throws {
         let bytes = [UInt8](try Data(contentsOf: Self.clipURL))
-        let units = H264AccessUnitSplitter.split(bytes)
+        let units = H264StreamSplitter.split(bytes)
         #expect(units.count == 90)
         #expect(units.indices.filter { units[$0].isKeyframe } == [0, 30, 60])
         for unit in units where unit.isKeyframe {
-            let types = H264AccessUnitSplitter.nalUnitRanges(unit.annexB).map { unit.annexB[$0.payloadStart] & 0x1F }
+            let types = H264StreamSplitter.nalUnitRanges(unit.annexB).map { unit.annexB[$0.payloadStart] & 0x1F }
             #expect(types.contains(7) && types.contains(8) && types.contains(5))
         }
         // Nothing is lost: every NAL unit of the stream is in exactly one access unit.
-        let total = H264AccessUnitSplitter.nalUnitRanges(bytes).count
-        #expect(units.reduce(0) { $0 + H264AccessUnitSplitter.nalUnitRanges($1.annexB).count } == total)
+        let total = H264StreamSplitter.nalUnitRanges(bytes).count
+        #expect(units.reduce(0) { $0 + H264StreamSplitter.nalUnitRanges($1.annexB).count } == total)
     }
 
     @Test("Start codes of three and four bytes and trailing zeros are handled")
     func startCodes() {
         let stream: [UInt8] = [0xFF, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 0x88, 9, 0, 0,
                                0, 0, 1, 0x41, 0x9A, 7]
-        let units = H264AccessUnitSplitter.split(stream)
+        let units = H264StreamSplitter.split(stream)
         #expect(units.count == 2)
-        #expect(units[0] == H264AccessUnit(annexB: [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 0x88, 9], isKeyframe: true))
-        #expect(units[1] == H264AccessUnit(annexB: [0, 0, 0, 1, 0x41, 0x9A, 7], isKeyframe: false))
-        #expect(H264AccessUnitSplitter.split([0, 0, 1]).isEmpty)
-        #expect(H264AccessUnitSplitter.split([]).isEmpty)
+        #expect(units[0] == EncodedVideoFrame(annexB: [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 0x88, 9], isKeyframe: true))
+        #expect(units[1] == EncodedVideoFrame(annexB: [0, 0, 0, 1, 0x41, 0x9A, 7], isKeyframe: false))
+        #expect(H264StreamSplitter.split([0, 0, 1]).isEmpty)
+        #expect(H264StreamSplitter.split([]).isEmpty)
     }
 
     @Test("A 440 Hz tone encoded with libopus decodes back to 440 Hz")

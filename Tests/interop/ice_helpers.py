@@ -93,6 +93,21 @@ class IcePeer:
         raise AssertionError(f"{self.name}: no {kind} {match} within {timeout}s; saw {self.seen[-12:]}; "
                              f"log: {self.log_tail()}")
 
+    def wait_for_any(self, kinds: tuple[str, ...], timeout: float) -> dict:
+        """The first line whose type is one of ``kinds``."""
+        deadline = time.monotonic() + timeout
+        for message in self.seen:
+            if message.get("type") in kinds:
+                return message
+        while time.monotonic() < deadline:
+            message = self.next(max(0.0, deadline - time.monotonic()))
+            if message is None or message.get("type") == "eof":
+                break
+            if message.get("type") in kinds:
+                return message
+        raise AssertionError(f"{self.name}: none of {kinds} within {timeout}s; saw {self.seen[-12:]}; "
+                             f"log: {self.log_tail()}")
+
     def states(self) -> list[str]:
         return [m["state"] for m in self.seen if m.get("type") == "state"]
 

@@ -1,6 +1,6 @@
 /// One coded picture of an H.264 Annex B byte stream (ITU-T H.264 §7.4.1.2.3): the NAL units
 /// that belong to it, each still preceded by its start code, as an encoder hands them out.
-public struct H264AccessUnit: Sendable, Equatable {
+public struct EncodedVideoFrame: Sendable, Equatable {
     /// The access unit's bytes in Annex B form (start codes included).
     public var annexB: [UInt8]
     /// Whether it holds an IDR slice (NAL unit type 5), so a decoder can start here.
@@ -19,10 +19,10 @@ public struct H264AccessUnit: Sendable, Equatable {
 /// or at a VCL NAL unit (types 1–5) whose `first_mb_in_slice` is 0 when the current unit already
 /// has one. `first_mb_in_slice` is the first ue(v) of the slice header; it is 0 exactly when the
 /// first bit after the one-byte NAL header is 1.
-public enum H264AccessUnitSplitter {
+public enum H264StreamSplitter {
     /// Every access unit of `stream`, in order. Bytes before the first start code are ignored.
-    public static func split(_ stream: [UInt8]) -> [H264AccessUnit] {
-        var units: [H264AccessUnit] = []
+    public static func split(_ stream: [UInt8]) -> [EncodedVideoFrame] {
+        var units: [EncodedVideoFrame] = []
         var current: [UInt8] = []
         var currentHasPicture = false
         var currentIsKey = false
@@ -38,7 +38,7 @@ public enum H264AccessUnitSplitter {
                 startsNew = currentHasPicture && (type == 9 || (6...8).contains(type) || (14...18).contains(type))
             }
             if startsNew {
-                units.append(H264AccessUnit(annexB: current, isKeyframe: currentIsKey))
+                units.append(EncodedVideoFrame(annexB: current, isKeyframe: currentIsKey))
                 current = []
                 currentHasPicture = false
                 currentIsKey = false
@@ -48,7 +48,7 @@ public enum H264AccessUnitSplitter {
             if isVCL { currentHasPicture = true }
             if type == 5 { currentIsKey = true }
         }
-        if currentHasPicture { units.append(H264AccessUnit(annexB: current, isKeyframe: currentIsKey)) }
+        if currentHasPicture { units.append(EncodedVideoFrame(annexB: current, isKeyframe: currentIsKey)) }
         return units
     }
 
