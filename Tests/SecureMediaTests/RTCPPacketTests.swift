@@ -70,7 +70,7 @@ struct RTCPPacketTests {
         }
         #expect(nack.sequenceNumbers == [100, 101, 105, 116, 117, 200])
         let wrapped = RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 2, lost: [65534, 65535, 0, 3])
-        #expect(wrapped.entries == [.init(packetID: 65534, lostBitmask: 0b1011)])
+        #expect(wrapped.entries == [.init(packetID: 65534, lostBitmask: 0b1_0011)])
         #expect(wrapped.sequenceNumbers == [65534, 65535, 0, 3])
     }
 
