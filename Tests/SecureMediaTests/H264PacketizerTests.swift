@@ -35,7 +35,7 @@ enum H264Fixture {
     static func accessUnits(_ stream: [UInt8]) -> [[UInt8]] {
         var starts: [Int] = []
         var i = 0
-        while i + 3 < stream.count {
+        while i + 4 < stream.count {
             if stream[i] == 0, stream[i + 1] == 0, stream[i + 2] == 0, stream[i + 3] == 1, stream[i + 4] & 0x1F == 9 {
                 starts.append(i)
                 i += 4

@@ -66,6 +66,29 @@ struct MediaSenderTests {
         #expect(sender.statistics.octetsSent == UInt32(packets.reduce(0) { $0 + $1.payload.readableBytes }))
     }
 
+    @Test("Tracks of one PeerConnection share the transport-wide sequence counter")
+    func sharedTransportSequence() throws {
+        let video = Self.sender(Self.videoConfig())
+        var random = MediaSenderRandom(seed: 9)
+        let audio = RTPMediaSender(
+            configuration: .init(codec: .opus, payloadType: 111, ssrc: 7, transportSequenceNumberID: 3, cname: "cname-1"),
+            random: &random)
+        var twcc: UInt16 = 10
+        var seen: [UInt16] = []
+        let units = H264Fixture.accessUnits(try H264Fixture.stream())
+        video.sendVideoFrame(annexB: ByteBuffer(bytes: units[1]), rtpTimestamp: 0, now: Self.t0, transportSequence: &twcc) {
+            seen.append(try! RTPPacket.decode(from: $0).header.extensions!.transportSequenceNumber(id: 3)!)
+        }
+        audio.sendAudioFrame(opus: ByteBuffer(bytes: [0xF8, 1]), rtpTimestamp: 0, now: Self.t0, transportSequence: &twcc) {
+            seen.append(try! RTPPacket.decode(from: $0).header.extensions!.transportSequenceNumber(id: 3)!)
+        }
+        video.sendVideoFrame(annexB: ByteBuffer(bytes: units[2]), rtpTimestamp: 3600, now: Self.t0, transportSequence: &twcc) {
+            seen.append(try! RTPPacket.decode(from: $0).header.extensions!.transportSequenceNumber(id: 3)!)
+        }
+        #expect(seen == [10, 11, 12])
+        #expect(twcc == 13)
+    }
+
     @Test("Different seeds give different initial sequence numbers and timestamp offsets")
     func randomStart() {
         let a = Self.sender(Self.videoConfig(), seed: 1)

@@ -70,7 +70,7 @@ struct RTCPPacketTests {
         }
         #expect(nack.sequenceNumbers == [100, 101, 105, 116, 117, 200])
         let wrapped = RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 2, lost: [65534, 65535, 0, 3])
-        #expect(wrapped.entries == [.init(packetID: 65534, lostBitmask: 0b1011)])
+        #expect(wrapped.entries == [.init(packetID: 65534, lostBitmask: 0b1_0011)])
         #expect(wrapped.sequenceNumbers == [65534, 65535, 0, 3])
     }
 
@@ -147,6 +147,25 @@ struct RTCPPacketTests {
         #expect(fb.packets.map(\.status) == [.smallDelta, .smallDelta, .largeOrNegativeDelta, .notReceived, .smallDelta])
         #expect(fb.packets.map(\.delta) == [1, 2, -4, nil, 3])
         #expect(fb.packets.map(\.sequenceNumber) == [10, 11, 12, 13, 14])
+    }
+
+    @Test("A transport-wide feedback from Chrome, with its padding, decodes as Wireshark reads it")
+    func chromeTransportFeedback() throws {
+        // Sender 1, media 0xdd586eb6, base 1, 9 statuses, reference time 6197520, one
+        // run-length chunk (9 × small delta), deltas 7, 3, 11, 14, 0, 1, 0, 2, 6 ms, P bit
+        // with one padding byte.
+        let bytes = rtpHex("afcd0007 00000001 dd586eb6 00010009 5e911000 2009 1c0c2c38 00040008 18 01")
+        guard case .transportFeedback(let fb) = try Self.decode(bytes)[0] else {
+            Issue.record("not transport feedback")
+            return
+        }
+        #expect(fb.mediaSSRC == 0xDD58_6EB6)
+        #expect(fb.baseSequenceNumber == 1)
+        #expect(fb.referenceTime == 6_197_520)
+        #expect(fb.feedbackPacketCount == 0)
+        #expect(fb.packets.map(\.sequenceNumber) == Array(1...9))
+        #expect(fb.packets.allSatisfy { $0.status == .smallDelta })
+        #expect(fb.packets.map { Int($0.delta!) * 250 } == [7000, 3000, 11000, 14000, 0, 1000, 0, 2000, 6000])
     }
 
     @Test("The P bit's padding is removed from the last packet")

@@ -1,0 +1,64 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import SecureMedia
+
+extension UsrsctpTests {
+    @Suite("Data channels driven by DataChannelTransport on an event loop")
+    struct TransportTests {
+        /// Where a transport's packets go: the other transport, set once both exist.
+        final class Peer: Sendable {
+            let target = Mutex<DataChannelTransport?>(nil)
+        }
+
+        @Test("Two transports on a real event loop open the input channel and exchange messages", .timeLimit(.minutes(1)))
+        func eventLoopPair() async throws {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let loop = group.next()
+            let toServer = Peer()
+            let toClient = Peer()
+            let clientController = try DataChannelController(role: .client, configuration: .large)
+            let serverController = try DataChannelController(role: .server, configuration: .large)
+            let client = DataChannelTransport(
+                controller: clientController, eventLoop: loop,
+                output: { packet in
+                    let target = toServer.target.withLock { $0 }
+                    loop.execute { target?.receive(packet) }
+                }, onEvent: { _ in })
+            let server = DataChannelTransport(
+                controller: serverController, eventLoop: loop,
+                output: { packet in
+                    let target = toClient.target.withLock { $0 }
+                    loop.execute { target?.receive(packet) }
+                }, onEvent: { _ in })
+            toServer.target.withLock { $0 = server }
+            toClient.target.withLock { $0 = client }
+            let a = try clientController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let b = try serverController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            try await loop.submit {
+                try client.start()
+                try server.start()
+            }.get()
+            var aEvents = a.events.makeAsyncIterator()
+            let opened = await aEvents.next()
+            #expect(opened == .open)
+            var atB = b.messages.makeAsyncIterator()
+            var atA = a.messages.makeAsyncIterator()
+            for index in 0..<100 {
+                try a.send("key \(index)")
+                try b.send("rumble \(index)")
+            }
+            let receivedByB = await take(100, from: &atB)
+            let receivedByA = await take(100, from: &atA)
+            #expect(receivedByB == (0..<100).map { DataChannelMessage.string("key \($0)") })
+            #expect(receivedByA == (0..<100).map { DataChannelMessage.string("rumble \($0)") })
+            try await loop.submit {
+                client.close()
+                server.close()
+            }.get()
+            try await group.shutdownGracefully()
+        }
+    }
+}
