@@ -25,7 +25,7 @@ final class DTLSDatagramIO {
     /// Records OpenSSL wrote during the current call, in order.
     var written: [[UInt8]] = []
     /// The time of the current call.
-    var now: NIODeadline = .uptimeNanoseconds(0)
+    var currentTime: NIODeadline = .uptimeNanoseconds(0)
 
     let timers: DTLSTimers
     /// OpenSSL's own timer (`&ssl->d1->next_timeout`), once OpenSSL has announced it.
@@ -61,7 +61,7 @@ final class DTLSDatagramIO {
                 timerRunning = true
                 retransmitTimeout = timers.initialRetransmit
             }
-            retransmitDeadline = now + retransmitTimeout
+            retransmitDeadline = currentTime + retransmitTimeout
             pa_timeval_set(timer, Self.farFutureSeconds)
         } else {
             timerRunning = false

@@ -316,7 +316,7 @@ public final class DTLSEndpoint: @unchecked Sendable {
     /// records share a datagram; OpenSSL writes each on its own).
     private func perform(now: NIODeadline, _ body: (inout [DTLSEvent]) -> Void) -> DTLSOutput {
         ERR_clear_error()
-        io.now = now
+        io.currentTime = now
         io.written.removeAll(keepingCapacity: true)
         var events: [DTLSEvent] = []
         body(&events)
