@@ -186,6 +186,21 @@ extension UsrsctpTests {
             await Self.stillWorks(pair, from: a, to: &atB, text: "fine")
         }
 
+        @Test("Pieces with the deprecated PPIDs 52 and 54 are joined with the final 51 or 53 piece")
+        func deprecatedPartialPPIDs() async throws {
+            let (pair, _, b) = try Self.inputPair()
+            var atB = b.messages.makeAsyncIterator()
+            let association = pair.client.association
+            try association.send(ByteBuffer(string: "hel"), streamID: 0, ppid: DataChannelPPID.stringPartial)
+            try association.send(ByteBuffer(string: "lo "), streamID: 0, ppid: DataChannelPPID.stringPartial)
+            try association.send(ByteBuffer(string: "world"), streamID: 0, ppid: DataChannelPPID.string)
+            try association.send(ByteBuffer(bytes: [1, 2]), streamID: 0, ppid: DataChannelPPID.binaryPartial)
+            try association.send(ByteBuffer(bytes: [3]), streamID: 0, ppid: DataChannelPPID.binary)
+            #expect(pair.run(until: { pair.server.counters.messagesReceived == 2 }))
+            let joined = await take(2, from: &atB)
+            #expect(joined == [.string("hello world"), .binary(ByteBuffer(bytes: [1, 2, 3]))])
+        }
+
         @Test("A message over our max-message-size closes its channel with a reason and a counter")
         func oversizedIncoming() async throws {
             var small = SCTPAssociationConfiguration.large

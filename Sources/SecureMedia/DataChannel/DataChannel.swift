@@ -46,6 +46,8 @@ public final class DataChannel: Sendable {
         var outgoingResetDone = false
         var incomingResetDone = false
         var closeReason: DataChannelCloseReason?
+        /// Pieces of a message split by a sender with the deprecated PPIDs 52/54 (RFC 8831 §8).
+        var deprecatedPartial: ByteBuffer?
     }
 
     init(
