@@ -372,6 +372,54 @@ extension UsrsctpTests {
             await a.waitForBufferedAmountLow()
         }
 
+        @Test("A peer that vanishes mid-stream fails the association with an event; another association goes on")
+        func vanishedPeer() async throws {
+            let pair = try SCTPPair()
+            let other = try SCTPPair(seed: 2)
+            let a = try pair.client.createDataChannel(label: "input", negotiatedID: 0)
+            _ = try pair.server.createDataChannel(label: "input", negotiatedID: 0)
+            let c = try other.client.createDataChannel(label: "input", negotiatedID: 0)
+            let d = try other.server.createDataChannel(label: "input", negotiatedID: 0)
+            try pair.establish()
+            try other.establish()
+            // The server stops answering: every packet either way is lost from now on.
+            pair.lossRate = 1.0
+            try a.send("into the void")
+            var atD = d.messages.makeAsyncIterator()
+            var sentToD = 0
+            let failed = pair.run(until: {
+                if sentToD < 1000, c.readyState == .open {
+                    try? c.send("tick \(sentToD)")
+                    sentToD += 1
+                }
+                other.step()
+                return pair.client.association.isClosed
+            }, limit: .seconds(120))
+            #expect(failed, "Association.Max.Retrans exhausted within two simulated minutes")
+            #expect(pair.clientEvents.contains { if case .associationClosed(.lost) = $0 { true } else { false } })
+            #expect(a.readyState == .closed)
+            #expect(a.closeReason == .associationClosed)
+            #expect(!other.client.association.isClosed && !other.server.association.isClosed)
+            #expect(other.run(until: { other.server.counters.messagesReceived == sentToD }))
+            let ticks = await take(sentToD, from: &atD)
+            #expect(ticks == (0..<sentToD).map { DataChannelMessage.string("tick \($0)") })
+        }
+
+        @Test("waitForBufferedAmountLow returns when its task is cancelled")
+        func cancelledWait() async throws {
+            let pair = try SCTPPair()
+            let a = try pair.client.createDataChannel(label: "bulk", negotiatedID: 0)
+            _ = try pair.server.createDataChannel(label: "bulk", negotiatedID: 0)
+            try pair.establish()
+            let chunk = pattern(16384, seed: 1)
+            for _ in 0..<200 { try a.send(chunk) }
+            #expect(a.bufferedAmount > 0)
+            let waiter = Task { await a.waitForBufferedAmountLow() }
+            waiter.cancel()
+            await waiter.value
+            #expect(a.bufferedAmount > 0, "it returned because of the cancellation, not the buffer")
+        }
+
         @Test("Fifty associations in one process exchange messages independently")
         func fiftyAssociations() async throws {
             var pairs: [SCTPPair] = []
