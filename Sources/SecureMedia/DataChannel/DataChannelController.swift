@@ -182,7 +182,13 @@ public final class DataChannelController: Sendable {
                 case .sent: return
                 case .blocked: break
                 case .failed(let error):
-                    throw DataChannelError(error.code == .closed ? .associationClosed : .messageTooLarge, field: "\(error)")
+                    let code: DataChannelError.Code =
+                        switch error.code {
+                        case .closed: .associationClosed
+                        case .messageTooLarge: .messageTooLarge
+                        default: .sendFailed
+                        }
+                    throw DataChannelError(code, field: "\(error)")
                 }
             }
             state.queue.append(item)
