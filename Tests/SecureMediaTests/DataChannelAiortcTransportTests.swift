@@ -195,7 +195,7 @@ extension UsrsctpTests {
             var atInput = input.messages.makeAsyncIterator()
             var atChat = chat.messages.makeAsyncIterator()
             var sent: [DataChannelMessage] = sizes.enumerated().map { .binary(pattern($1, seed: $0)) }
-            sent += [.string(""), .binary(ByteBuffer()), .string("ünïcode ✓")]
+            sent += [.string(""), .binary(ByteBuffer()), .string("ünïcode ✓"), .binary(pattern(262_144, seed: 9)), .string("after")]
             for message in sent {
                 try input.send(message)
                 try chat.send(message)

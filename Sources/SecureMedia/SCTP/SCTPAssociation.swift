@@ -46,10 +46,17 @@ public final class SCTPAssociation: Sendable {
         var transmitIndex = 0
         var events: [SCTPAssociationEvent] = []
         var eventIndex = 0
-        /// Messages usrsctp delivered in pieces (partial delivery), by stream.
-        var partial: [UInt16: Partial] = [:]
+        /// Messages usrsctp delivered in pieces (partial delivery), by stream, SSN and ordering:
+        /// other messages of the same stream may come between the pieces.
+        var partial: [PartialKey: Partial] = [:]
         var counters = SCTPAssociationCounters()
         var lastTick: NIODeadline?
+    }
+
+    private struct PartialKey: Hashable {
+        var streamID: UInt16
+        var ssn: UInt16
+        var unordered: Bool
     }
 
     private struct Partial {
@@ -92,14 +99,14 @@ public final class SCTPAssociation: Sendable {
             milliseconds(configuration.rtoInitial), milliseconds(configuration.rtoMin),
             milliseconds(configuration.rtoMax), configuration.pathMTU,
             milliseconds(configuration.delayedAck),
-            Int32(clamping: configuration.sendBufferSize), Int32(clamping: configuration.receiveBufferSize))
+            Int32(clamping: configuration.sendBufferSize), Int32(clamping: Self.receiveBuffer(for: configuration)))
         if step != 0 {
             let names = [
                 "non-blocking", "SO_LINGER", "SCTP_NODELAY", "SCTP_ENABLE_STREAM_RESET",
                 "SCTP_RECVRCVINFO", "SCTP_INITMSG", "SCTP_RTOINFO", "SCTP_PEER_ADDR_PARAMS",
-                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF",
+                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF", "SCTP_PARTIAL_DELIVERY_POINT",
             ]
-            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 12)]"
+            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 13)]"
             let code = errno
             usrsctp_close(socket)
             usrsctp_deregister_address(address)
@@ -118,6 +125,13 @@ public final class SCTPAssociation: Sendable {
 
     deinit {
         close()
+    }
+
+    /// The receive buffer: at least twice our `max-message-size` plus room, because usrsctp
+    /// delivers messages whole only below half of it (SCTP_PARTIAL_DELIVERY_POINT).
+    static func receiveBuffer(for configuration: SCTPAssociationConfiguration) -> Int {
+        guard configuration.localMaxMessageSize > 0 else { return configuration.receiveBufferSize }
+        return max(configuration.receiveBufferSize, 2 * configuration.localMaxMessageSize + 65_536)
     }
 
     /// Sets the wake-up for work that arrives outside the owner's own calls (see the type's
@@ -355,7 +369,8 @@ public final class SCTPAssociation: Sendable {
     private func receivePiece(_ piece: SCTPInboundPiece, into state: inout State) {
         guard state.phase != .closed else { return }
         let limit = configuration.localMaxMessageSize
-        var partial = state.partial.removeValue(forKey: piece.streamID)
+        let key = PartialKey(streamID: piece.streamID, ssn: piece.ssn, unordered: piece.unordered)
+        var partial = state.partial.removeValue(forKey: key)
         if partial == nil, piece.endOfRecord {
             // The common case: the whole message in one piece.
             guard limit == 0 || piece.bytes.readableBytes <= limit else {
@@ -380,7 +395,7 @@ public final class SCTPAssociation: Sendable {
             current.bytes.writeBuffer(&bytes)
         }
         guard piece.endOfRecord else {
-            state.partial[piece.streamID] = current
+            state.partial[key] = current
             return
         }
         if current.oversized {
@@ -421,7 +436,8 @@ public final class SCTPAssociation: Sendable {
             if flags & Int32(SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED) != 0 {
                 state.events.append(.streamResetFailed(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_INCOMING_SSN) != 0 {
-                for stream in note.streams { state.partial.removeValue(forKey: stream) }
+                let streams = Set(note.streams)
+                state.partial = state.partial.filter { !streams.contains($0.key.streamID) }
                 state.events.append(.incomingStreamsReset(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_OUTGOING_SSN) != 0 {
                 state.events.append(.outgoingStreamsReset(note.streams))
@@ -435,7 +451,7 @@ public final class SCTPAssociation: Sendable {
             state.counters.remoteErrors += 1
         case Int32(SCTP_PARTIAL_DELIVERY_EVENT):
             // The peer abandoned a message we were receiving in pieces (PR-SCTP).
-            state.partial.removeValue(forKey: note.stream)
+            state.partial = state.partial.filter { $0.key.streamID != note.stream }
         default:
             break
         }
