@@ -216,6 +216,31 @@ extension UsrsctpTests {
             #expect(chatAtClient == sizes.enumerated().map { DataChannelMessage.binary(pattern($1, seed: $0 + 300)) })
         }
 
+        @Test("Messages above half the receive buffer arrive in pieces and later messages keep their order")
+        func partialDeliveryKeepsOrder() async throws {
+            var sender = SCTPAssociationConfiguration()
+            sender.remoteMaxMessageSize = 0
+            var receiver = SCTPAssociationConfiguration()
+            receiver.localMaxMessageSize = 0
+            receiver.receiveBufferSize = 65_536
+            let pair = try SCTPPair(client: sender, server: receiver)
+            let a = try pair.client.createDataChannel(label: "input", negotiatedID: 0)
+            let b = try pair.server.createDataChannel(label: "input", negotiatedID: 0)
+            try pair.establish()
+            // Loss and reordering make later messages complete before the pieces of a large one.
+            pair.lossRate = 0.05
+            pair.reorder = true
+            var atB = b.messages.makeAsyncIterator()
+            var sent: [DataChannelMessage] = []
+            for round in 0..<10 {
+                sent += [.binary(pattern(100_000 + round, seed: round)), .string("after \(round)"), .string("and \(round)")]
+            }
+            for message in sent { try a.send(message) }
+            #expect(pair.run(until: { pair.server.counters.messagesReceived == sent.count }))
+            let received = await take(sent.count, from: &atB)
+            #expect(received == sent)
+        }
+
         @Test("Strings, the empty string and the empty binary message arrive as sent")
         func emptyAndStringMessages() async throws {
             let pair = try SCTPPair()

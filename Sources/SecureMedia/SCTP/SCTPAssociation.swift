@@ -49,6 +49,9 @@ public final class SCTPAssociation: Sendable {
         /// Messages usrsctp delivered in pieces (partial delivery), by stream, SSN and ordering:
         /// other messages of the same stream may come between the pieces.
         var partial: [PartialKey: Partial] = [:]
+        /// Whole messages waiting behind an earlier ordered message of their stream that is
+        /// still arriving in pieces, by stream.
+        var heldBack: [UInt16: [SCTPAssociationEvent]] = [:]
         var counters = SCTPAssociationCounters()
         var lastTick: NIODeadline?
     }
@@ -370,21 +373,19 @@ public final class SCTPAssociation: Sendable {
         guard state.phase != .closed else { return }
         let limit = configuration.localMaxMessageSize
         let key = PartialKey(streamID: piece.streamID, ssn: piece.ssn, unordered: piece.unordered)
-        var partial = state.partial.removeValue(forKey: key)
+        let partial = state.partial.removeValue(forKey: key)
         if partial == nil, piece.endOfRecord {
             // The common case: the whole message in one piece.
             guard limit == 0 || piece.bytes.readableBytes <= limit else {
-                state.counters.oversizedMessagesDropped += 1
-                state.events.append(.oversizedMessage(streamID: piece.streamID, size: piece.bytes.readableBytes))
+                emit(.oversizedMessage(streamID: piece.streamID, size: piece.bytes.readableBytes), key: key, into: &state)
                 return
             }
-            state.counters.messagesReceived += 1
-            state.events.append(.message(SCTPMessage(
-                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: piece.bytes)))
+            emit(.message(SCTPMessage(
+                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: piece.bytes)),
+                key: key, into: &state)
             return
         }
         var current = partial ?? Partial(bytes: ByteBuffer(), size: 0, oversized: false)
-        partial = nil
         current.size += piece.bytes.readableBytes
         if limit != 0, current.size > limit {
             current.oversized = true
@@ -399,13 +400,56 @@ public final class SCTPAssociation: Sendable {
             return
         }
         if current.oversized {
-            state.counters.oversizedMessagesDropped += 1
-            state.events.append(.oversizedMessage(streamID: piece.streamID, size: current.size))
+            emit(.oversizedMessage(streamID: piece.streamID, size: current.size), key: key, into: &state)
+        } else {
+            emit(.message(SCTPMessage(
+                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: current.bytes)),
+                key: key, into: &state)
+        }
+        releaseHeldBack(streamID: piece.streamID, into: &state)
+    }
+
+    /// Whether an earlier ordered message of `streamID` is still arriving in pieces.
+    private static func orderedPartialPending(streamID: UInt16, except key: PartialKey, in state: State) -> Bool {
+        !key.unordered && state.partial.keys.contains { $0.streamID == streamID && !$0.unordered && $0 != key }
+    }
+
+    /// Reports a whole message (or an oversized one), unless an earlier ordered message of the
+    /// same stream is still arriving in pieces: usrsctp hands later complete messages over in
+    /// between, so they wait here to keep the stream's order.
+    private func emit(_ event: SCTPAssociationEvent, key: PartialKey, into state: inout State) {
+        if Self.orderedPartialPending(streamID: key.streamID, except: key, in: state) {
+            state.heldBack[key.streamID, default: []].append(event)
             return
         }
-        state.counters.messagesReceived += 1
-        state.events.append(.message(SCTPMessage(
-            streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: current.bytes)))
+        count(event, into: &state)
+        state.events.append(event)
+    }
+
+    private func count(_ event: SCTPAssociationEvent, into state: inout State) {
+        switch event {
+        case .message: state.counters.messagesReceived += 1
+        case .oversizedMessage: state.counters.oversizedMessagesDropped += 1
+        default: break
+        }
+    }
+
+    /// Reports the messages held back behind a stream's partial message once none is pending.
+    private func releaseHeldBack(streamID: UInt16, into state: inout State) {
+        guard state.heldBack[streamID] != nil,
+            !state.partial.keys.contains(where: { $0.streamID == streamID && !$0.unordered })
+        else { return }
+        for event in state.heldBack.removeValue(forKey: streamID) ?? [] {
+            count(event, into: &state)
+            state.events.append(event)
+        }
+    }
+
+    /// Forgets partial messages of `streams` (reset, or abandoned by the sender) and reports
+    /// what waited behind them.
+    private func dropPartials(of streams: Set<UInt16>, into state: inout State) {
+        state.partial = state.partial.filter { !streams.contains($0.key.streamID) }
+        for stream in streams { releaseHeldBack(streamID: stream, into: &state) }
     }
 
     private func handleNotification(_ note: SCTPNotification, into state: inout State) {
@@ -423,6 +467,7 @@ public final class SCTPAssociation: Sendable {
                 guard state.phase != .closed else { return }
                 state.phase = .closed
                 state.partial.removeAll()
+                state.heldBack.removeAll()
                 state.events.append(.closed(.lost(error: note.error)))
             case Int32(SCTP_CANT_STR_ASSOC):
                 guard state.phase != .closed else { return }
@@ -436,8 +481,7 @@ public final class SCTPAssociation: Sendable {
             if flags & Int32(SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED) != 0 {
                 state.events.append(.streamResetFailed(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_INCOMING_SSN) != 0 {
-                let streams = Set(note.streams)
-                state.partial = state.partial.filter { !streams.contains($0.key.streamID) }
+                dropPartials(of: Set(note.streams), into: &state)
                 state.events.append(.incomingStreamsReset(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_OUTGOING_SSN) != 0 {
                 state.events.append(.outgoingStreamsReset(note.streams))
@@ -451,7 +495,7 @@ public final class SCTPAssociation: Sendable {
             state.counters.remoteErrors += 1
         case Int32(SCTP_PARTIAL_DELIVERY_EVENT):
             // The peer abandoned a message we were receiving in pieces (PR-SCTP).
-            state.partial = state.partial.filter { $0.key.streamID != note.stream }
+            dropPartials(of: [note.stream], into: &state)
         default:
             break
         }
