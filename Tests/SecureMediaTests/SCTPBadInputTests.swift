@@ -220,6 +220,29 @@ extension UsrsctpTests {
             await Self.stillWorks(pair, from: a, to: &atB, text: "input unaffected")
         }
 
+        @Test("An oversized message arriving in pieces closes its channel at once; later messages are not held behind it")
+        func oversizedInPieces() async throws {
+            var small = SCTPAssociationConfiguration.large
+            small.localMaxMessageSize = 1000
+            small.receiveBufferSize = 65_536
+            let (pair, _, b) = try Self.inputPair(client: .large, server: small)
+            let chat = try pair.client.createDataChannel(label: "chat")
+            #expect(pair.run(until: { pair.server.channel(id: chat.id) != nil }))
+            let remoteChat = try #require(pair.server.channel(id: chat.id))
+            try chat.send(pattern(200_000, seed: 4))
+            try chat.send("behind it")
+            #expect(pair.run(until: { remoteChat.readyState == .closed && chat.readyState == .closed }))
+            guard case .oversizedMessage(let size) = remoteChat.closeReason else {
+                Issue.record("closed for \(String(describing: remoteChat.closeReason))")
+                return
+            }
+            #expect(size > 1000 && size < 200_000, "reported when the pieces crossed the limit")
+            #expect(pair.server.association.counters.oversizedMessagesDropped == 1)
+            let a = try #require(pair.client.channel(id: 0))
+            var atB = b.messages.makeAsyncIterator()
+            await Self.stillWorks(pair, from: a, to: &atB, text: "input unaffected")
+        }
+
         @Test("Sending more than the peer's max-message-size is refused before it reaches SCTP")
         func oversizedOutgoing() throws {
             var configuration = SCTPAssociationConfiguration.large

@@ -387,9 +387,13 @@ public final class SCTPAssociation: Sendable {
         }
         var current = partial ?? Partial(bytes: ByteBuffer(), size: 0, oversized: false)
         current.size += piece.bytes.readableBytes
-        if limit != 0, current.size > limit {
+        if limit != 0, current.size > limit, !current.oversized {
+            // Reported at once, so that nothing waits behind a message that will be dropped
+            // (and a peer cannot make later messages pile up behind one it never finishes).
             current.oversized = true
             current.bytes = ByteBuffer()
+            count(.oversizedMessage(streamID: piece.streamID, size: current.size), into: &state)
+            state.events.append(.oversizedMessage(streamID: piece.streamID, size: current.size))
         }
         if !current.oversized {
             var bytes = piece.bytes
@@ -399,9 +403,7 @@ public final class SCTPAssociation: Sendable {
             state.partial[key] = current
             return
         }
-        if current.oversized {
-            emit(.oversizedMessage(streamID: piece.streamID, size: current.size), key: key, into: &state)
-        } else {
+        if !current.oversized {
             emit(.message(SCTPMessage(
                 streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: current.bytes)),
                 key: key, into: &state)
@@ -409,9 +411,11 @@ public final class SCTPAssociation: Sendable {
         releaseHeldBack(streamID: piece.streamID, into: &state)
     }
 
-    /// Whether an earlier ordered message of `streamID` is still arriving in pieces.
+    /// Whether an earlier ordered message of `streamID` (not an oversized one, which is
+    /// dropped) is still arriving in pieces.
     private static func orderedPartialPending(streamID: UInt16, except key: PartialKey, in state: State) -> Bool {
-        !key.unordered && state.partial.keys.contains { $0.streamID == streamID && !$0.unordered && $0 != key }
+        !key.unordered
+            && state.partial.contains { $0.key.streamID == streamID && !$0.key.unordered && $0.key != key && !$0.value.oversized }
     }
 
     /// Reports a whole message (or an oversized one), unless an earlier ordered message of the
@@ -437,7 +441,7 @@ public final class SCTPAssociation: Sendable {
     /// Reports the messages held back behind a stream's partial message once none is pending.
     private func releaseHeldBack(streamID: UInt16, into state: inout State) {
         guard state.heldBack[streamID] != nil,
-            !state.partial.keys.contains(where: { $0.streamID == streamID && !$0.unordered })
+            !state.partial.contains(where: { $0.key.streamID == streamID && !$0.key.unordered && !$0.value.oversized })
         else { return }
         for event in state.heldBack.removeValue(forKey: streamID) ?? [] {
             count(event, into: &state)
