@@ -178,6 +178,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     }
 
     /// Bytes that arrived on a connection; packets may span calls and a call may hold several.
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     public func received(_ id: MQTTConnectionID, _ buffer: ByteBuffer) {
         onLoop {
             var bytes = buffer
@@ -303,24 +304,30 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
 #if os(Linux)
 extension MQTTBrokerRuntime: MQTTTCPTransportDelegate {
     // The TCP transport reports on the loop; processing waits for the end of the round, so
-    // that one wake-up's reads give one write per connection.
+    // that one wake-up's reads give one write per connection. Specialized for the server's
+    // policy: unspecialized, every broker step pays generic metadata lookups.
 
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     func tcpOpened(_ id: MQTTConnectionID) {
         broker.connectionOpened(id, now: .now())
     }
 
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     func tcpReceived(_ id: MQTTConnectionID, _ bytes: inout ByteBuffer) {
         broker.receive(id, &bytes, now: .now())
     }
 
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     func tcpClosed(_ id: MQTTConnectionID) {
         broker.connectionClosed(id, now: .now())
     }
 
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     func tcpWritabilityChanged(_ id: MQTTConnectionID, isWritable: Bool) {
         broker.connectionWritabilityChanged(id, isWritable: isWritable, now: .now())
     }
 
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     func tcpRoundEnded() {
         process()
     }
