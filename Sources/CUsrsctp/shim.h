@@ -76,7 +76,12 @@ static inline int pa_sctp_configure(struct socket *sock,
     // 10, 11: buffer sizes; the send buffer bounds what usrsctp accepts before EWOULDBLOCK.
     if (usrsctp_setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer) != 0) return 10;
     if (usrsctp_setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) != 0) return 11;
-    // 12..: notifications we act on.
+    // 12: no partial delivery below half the receive buffer. usrsctp's receive callback hands
+    // over a partially delivered message's pieces as they come, and complete later messages of
+    // the same stream in between; keeping whole messages whole avoids that interleaving.
+    uint32_t pd_point = (uint32_t)receive_buffer;
+    if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &pd_point, sizeof pd_point) != 0) return 12;
+    // 13..: notifications we act on.
     const uint16_t events[] = {
         SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_SEND_FAILED_EVENT,
         SCTP_STREAM_CHANGE_EVENT, SCTP_REMOTE_ERROR, SCTP_PARTIAL_DELIVERY_EVENT,
@@ -87,7 +92,7 @@ static inline int pa_sctp_configure(struct socket *sock,
         event.se_assoc_id = SCTP_ALL_ASSOC;
         event.se_type = events[i];
         event.se_on = 1;
-        if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_EVENT, &event, sizeof event) != 0) return 12 + (int)i;
+        if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_EVENT, &event, sizeof event) != 0) return 13 + (int)i;
     }
     return 0;
 }

@@ -102,6 +102,36 @@ struct H264PacketizerTests {
         #expect(depacketizer.droppedAccessUnits == 0)
     }
 
+    @Test("aiortc's packetization of the fixture (STAP-A with SEI, FU-A) depacketizes to the fixture's NAL units")
+    func depacketizesAiortc() throws {
+        let url = try #require(
+            Bundle.module.url(forResource: "aiortc-1.16-h264-packets", withExtension: "txt", subdirectory: "Fixtures"))
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        var accessUnits: [[[UInt8]]] = [[]]
+        for line in lines where !line.hasPrefix("#") {
+            if line.isEmpty {
+                if !accessUnits[accessUnits.count - 1].isEmpty { accessUnits.append([]) }
+            } else {
+                accessUnits[accessUnits.count - 1].append(rtpHex(String(line)))
+            }
+        }
+        if accessUnits.last?.isEmpty == true { accessUnits.removeLast() }
+        #expect(accessUnits.count == 2)
+        let expected = H264Fixture.accessUnits(try H264Fixture.stream()).prefix(2).map {
+            H264Fixture.nalUnits($0).filter { $0[0] & 0x1F != 9 }
+        }
+        var depacketizer = H264Depacketizer()
+        var seq: UInt16 = 0
+        for (index, payloads) in accessUnits.enumerated() {
+            var rebuilt: [H264AccessUnit] = []
+            for (k, payload) in payloads.enumerated() {
+                rebuilt += try depacketizer.push(Self.rtp(payload, seq: seq, ts: UInt32(index), marker: k == payloads.count - 1))
+                seq &+= 1
+            }
+            #expect(rebuilt.map(\.nalUnits) == [expected[index]])
+        }
+    }
+
     @Test("SPS and PPS go out as one STAP-A right before the IDR")
     func stapABeforeIDR() throws {
         let units = H264Fixture.accessUnits(try H264Fixture.stream())

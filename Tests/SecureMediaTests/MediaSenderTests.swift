@@ -89,6 +89,24 @@ struct MediaSenderTests {
         #expect(twcc == 13)
     }
 
+    @Test("The send path writes every packet into the same reused buffer (no per-packet allocation)")
+    func reusesPacketBuffer() throws {
+        let sender = Self.sender(Self.videoConfig())
+        var twcc: UInt16 = 0
+        var addresses = Set<UInt>()
+        var count = 0
+        for unit in H264Fixture.accessUnits(try H264Fixture.stream()).prefix(12) {
+            sender.sendVideoFrame(annexB: ByteBuffer(bytes: unit), rtpTimestamp: 0, now: Self.t0, transportSequence: &twcc) { buffer in
+                // What an in-place SRTP protect does: append the tag into the spare capacity.
+                buffer.writeRepeatingByte(0xAA, count: 16)
+                buffer.withUnsafeReadableBytes { _ = addresses.insert(UInt(bitPattern: $0.baseAddress)) }
+                count += 1
+            }
+        }
+        #expect(count > 20)
+        #expect(addresses.count == 1)
+    }
+
     @Test("Different seeds give different initial sequence numbers and timestamp offsets")
     func randomStart() {
         let a = Self.sender(Self.videoConfig(), seed: 1)

@@ -186,6 +186,21 @@ extension UsrsctpTests {
             await Self.stillWorks(pair, from: a, to: &atB, text: "fine")
         }
 
+        @Test("Pieces with the deprecated PPIDs 52 and 54 are joined with the final 51 or 53 piece")
+        func deprecatedPartialPPIDs() async throws {
+            let (pair, _, b) = try Self.inputPair()
+            var atB = b.messages.makeAsyncIterator()
+            let association = pair.client.association
+            try association.send(ByteBuffer(string: "hel"), streamID: 0, ppid: DataChannelPPID.stringPartial)
+            try association.send(ByteBuffer(string: "lo "), streamID: 0, ppid: DataChannelPPID.stringPartial)
+            try association.send(ByteBuffer(string: "world"), streamID: 0, ppid: DataChannelPPID.string)
+            try association.send(ByteBuffer(bytes: [1, 2]), streamID: 0, ppid: DataChannelPPID.binaryPartial)
+            try association.send(ByteBuffer(bytes: [3]), streamID: 0, ppid: DataChannelPPID.binary)
+            #expect(pair.run(until: { pair.server.counters.messagesReceived == 2 }))
+            let joined = await take(2, from: &atB)
+            #expect(joined == [.string("hello world"), .binary(ByteBuffer(bytes: [1, 2, 3]))])
+        }
+
         @Test("A message over our max-message-size closes its channel with a reason and a counter")
         func oversizedIncoming() async throws {
             var small = SCTPAssociationConfiguration.large
@@ -201,6 +216,29 @@ extension UsrsctpTests {
             #expect(chat.closeReason == .remote)
             #expect(pair.server.counters.oversizedMessages == 1)
             #expect(pair.server.association.counters.oversizedMessagesDropped == 1)
+            var atB = b.messages.makeAsyncIterator()
+            await Self.stillWorks(pair, from: a, to: &atB, text: "input unaffected")
+        }
+
+        @Test("An oversized message arriving in pieces closes its channel at once; later messages are not held behind it")
+        func oversizedInPieces() async throws {
+            var small = SCTPAssociationConfiguration.large
+            small.localMaxMessageSize = 1000
+            small.receiveBufferSize = 65_536
+            let (pair, _, b) = try Self.inputPair(client: .large, server: small)
+            let chat = try pair.client.createDataChannel(label: "chat")
+            #expect(pair.run(until: { pair.server.channel(id: chat.id) != nil }))
+            let remoteChat = try #require(pair.server.channel(id: chat.id))
+            try chat.send(pattern(200_000, seed: 4))
+            try chat.send("behind it")
+            #expect(pair.run(until: { remoteChat.readyState == .closed && chat.readyState == .closed }))
+            guard case .oversizedMessage(let size) = remoteChat.closeReason else {
+                Issue.record("closed for \(String(describing: remoteChat.closeReason))")
+                return
+            }
+            #expect(size > 1000 && size < 200_000, "reported when the pieces crossed the limit")
+            #expect(pair.server.association.counters.oversizedMessagesDropped == 1)
+            let a = try #require(pair.client.channel(id: 0))
             var atB = b.messages.makeAsyncIterator()
             await Self.stillWorks(pair, from: a, to: &atB, text: "input unaffected")
         }

@@ -190,7 +190,8 @@ extension UsrsctpTests {
             #expect(remoteChat.negotiated == false)
             #expect(remoteChat.readyState == .open)
 
-            let sizes = [1, 18, 28, 16384, 262_144]
+            // The trailing small message follows the largest one closely on the same stream.
+            let sizes = [1, 18, 28, 16384, 262_144, 1]
             var clientInputMessages = clientInput.messages.makeAsyncIterator()
             var serverInputMessages = serverInput.messages.makeAsyncIterator()
             var chatMessages = chat.messages.makeAsyncIterator()
@@ -213,6 +214,31 @@ extension UsrsctpTests {
             #expect(atClient == sizes.enumerated().map { DataChannelMessage.binary(pattern($1, seed: $0 + 100)) })
             #expect(chatAtServer == sizes.enumerated().map { DataChannelMessage.binary(pattern($1, seed: $0 + 200)) })
             #expect(chatAtClient == sizes.enumerated().map { DataChannelMessage.binary(pattern($1, seed: $0 + 300)) })
+        }
+
+        @Test("Messages above half the receive buffer arrive in pieces and later messages keep their order")
+        func partialDeliveryKeepsOrder() async throws {
+            var sender = SCTPAssociationConfiguration()
+            sender.remoteMaxMessageSize = 0
+            var receiver = SCTPAssociationConfiguration()
+            receiver.localMaxMessageSize = 0
+            receiver.receiveBufferSize = 65_536
+            let pair = try SCTPPair(client: sender, server: receiver)
+            let a = try pair.client.createDataChannel(label: "input", negotiatedID: 0)
+            let b = try pair.server.createDataChannel(label: "input", negotiatedID: 0)
+            try pair.establish()
+            // Loss and reordering make later messages complete before the pieces of a large one.
+            pair.lossRate = 0.05
+            pair.reorder = true
+            var atB = b.messages.makeAsyncIterator()
+            var sent: [DataChannelMessage] = []
+            for round in 0..<10 {
+                sent += [.binary(pattern(100_000 + round, seed: round)), .string("after \(round)"), .string("and \(round)")]
+            }
+            for message in sent { try a.send(message) }
+            #expect(pair.run(until: { pair.server.counters.messagesReceived == sent.count }))
+            let received = await take(sent.count, from: &atB)
+            #expect(received == sent)
         }
 
         @Test("Strings, the empty string and the empty binary message arrive as sent")
@@ -370,6 +396,54 @@ extension UsrsctpTests {
             let received8 = await events.next()
             #expect(received8 == .bufferedAmountLow)
             await a.waitForBufferedAmountLow()
+        }
+
+        @Test("A peer that vanishes mid-stream fails the association with an event; another association goes on")
+        func vanishedPeer() async throws {
+            let pair = try SCTPPair()
+            let other = try SCTPPair(seed: 2)
+            let a = try pair.client.createDataChannel(label: "input", negotiatedID: 0)
+            _ = try pair.server.createDataChannel(label: "input", negotiatedID: 0)
+            let c = try other.client.createDataChannel(label: "input", negotiatedID: 0)
+            let d = try other.server.createDataChannel(label: "input", negotiatedID: 0)
+            try pair.establish()
+            try other.establish()
+            // The server stops answering: every packet either way is lost from now on.
+            pair.lossRate = 1.0
+            try a.send("into the void")
+            var atD = d.messages.makeAsyncIterator()
+            var sentToD = 0
+            let failed = pair.run(until: {
+                if sentToD < 1000, c.readyState == .open {
+                    try? c.send("tick \(sentToD)")
+                    sentToD += 1
+                }
+                other.step()
+                return pair.client.association.isClosed
+            }, limit: .seconds(120))
+            #expect(failed, "Association.Max.Retrans exhausted within two simulated minutes")
+            #expect(pair.clientEvents.contains { if case .associationClosed(.lost) = $0 { true } else { false } })
+            #expect(a.readyState == .closed)
+            #expect(a.closeReason == .associationClosed)
+            #expect(!other.client.association.isClosed && !other.server.association.isClosed)
+            #expect(other.run(until: { other.server.counters.messagesReceived == sentToD }))
+            let ticks = await take(sentToD, from: &atD)
+            #expect(ticks == (0..<sentToD).map { DataChannelMessage.string("tick \($0)") })
+        }
+
+        @Test("waitForBufferedAmountLow returns when its task is cancelled")
+        func cancelledWait() async throws {
+            let pair = try SCTPPair()
+            let a = try pair.client.createDataChannel(label: "bulk", negotiatedID: 0)
+            _ = try pair.server.createDataChannel(label: "bulk", negotiatedID: 0)
+            try pair.establish()
+            let chunk = pattern(16384, seed: 1)
+            for _ in 0..<200 { try a.send(chunk) }
+            #expect(a.bufferedAmount > 0)
+            let waiter = Task { await a.waitForBufferedAmountLow() }
+            waiter.cancel()
+            await waiter.value
+            #expect(a.bufferedAmount > 0, "it returned because of the cancellation, not the buffer")
         }
 
         @Test("Fifty associations in one process exchange messages independently")

@@ -16,6 +16,9 @@ struct SDPIceCandidateInitTests {
         #expect(candidate.port == 47256 && candidate.priority == 2_122_260_223)
         #expect(!value.isEndOfCandidates)
         #expect(value.sdpAttribute.hasPrefix("a=candidate:518375803 1 udp"))
+        let prefixed = SDPIceCandidateInit(candidate: "a=" + value.candidate, sdpMid: "0", sdpMLineIndex: 0)
+        #expect(prefixed.sdpAttribute == value.sdpAttribute)
+        #expect(try prefixed.iceCandidate() == (try value.iceCandidate()))
     }
 
     @Test("Our candidate encodes to JSON that decodes to the same value")

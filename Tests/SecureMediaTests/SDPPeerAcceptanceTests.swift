@@ -45,8 +45,10 @@ if peer == "aiortc":
                 except Exception as error:
                     say(result="%s: %s" % (type(error).__name__, error))
                     return
+                # aiortc keeps the codecs it negotiated from the answer in a private field.
                 say(result="OK", signalingState=pc.signalingState,
-                    directions=[t.currentDirection for t in pc.getTransceivers()])
+                    directions=[t.currentDirection for t in pc.getTransceivers()],
+                    codecs=[[c.mimeType for c in getattr(t, "_codecs", [])] for t in pc.getTransceivers()])
             else:
                 offer = await asyncio.get_running_loop().run_in_executor(None, hear)
                 try:
@@ -166,6 +168,11 @@ else:
         #expect(result["signalingState"] as? String == "stable")
         // The video and audio transceivers now receive what we send.
         #expect(result["directions"] as? [String] == ["recvonly", "recvonly"], "\(result)")
+        if peer == "aiortc" {
+            // aiortc takes an answer without a fingerprint, so also check what it negotiated.
+            let codecs = result["codecs"] as? [[String]]
+            #expect(codecs?.first?.first == "video/H264" && codecs?.last?.first == "audio/opus", "\(result)")
+        }
     }
 
     /// We offer, the peer answers, we accept the answer.

@@ -40,12 +40,15 @@ public final class DataChannel: Sendable {
         var readyState: DataChannelState = .connecting
         var bufferedAmount = 0
         var threshold = 0
-        var lowWaiters: [CheckedContinuation<Void, Never>] = []
+        var lowWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID: UInt64 = 0
         /// A local in-band channel whose DATA_CHANNEL_ACK has not come: send ordered (RFC 8832 §6).
         var awaitingAck = false
         var outgoingResetDone = false
         var incomingResetDone = false
         var closeReason: DataChannelCloseReason?
+        /// Pieces of a message split by a sender with the deprecated PPIDs 52/54 (RFC 8831 §8).
+        var deprecatedPartial: ByteBuffer?
     }
 
     init(
@@ -115,16 +118,26 @@ public final class DataChannel: Sendable {
         controller?.close(self)
     }
 
-    /// Returns once `bufferedAmount` is at most `bufferedAmountLowThreshold`, or the channel
-    /// is closed.
+    /// Returns once `bufferedAmount` is at most `bufferedAmountLowThreshold`, the channel is
+    /// closed, or the calling task is cancelled.
     public func waitForBufferedAmountLow() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.bufferedAmount <= state.threshold || state.readyState == .closed { return true }
-                state.lowWaiters.append(continuation)
-                return false
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.bufferedAmount <= state.threshold || state.readyState == .closed || Task.isCancelled {
+                        return true
+                    }
+                    state.lowWaiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.lowWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -167,8 +180,8 @@ public final class DataChannel: Sendable {
             state.readyState = .closed
             state.closeReason = reason
             state.bufferedAmount = 0
-            defer { state.lowWaiters = [] }
-            return state.lowWaiters
+            defer { state.lowWaiters = [:] }
+            return Array(state.lowWaiters.values)
         }
         guard let waiters else { return false }
         for waiter in waiters { waiter.resume() }
@@ -185,8 +198,8 @@ public final class DataChannel: Sendable {
             let before = state.bufferedAmount
             state.bufferedAmount = max(0, before + delta)
             guard delta < 0, before > state.threshold, state.bufferedAmount <= state.threshold else { return nil }
-            defer { state.lowWaiters = [] }
-            return state.lowWaiters
+            defer { state.lowWaiters = [:] }
+            return Array(state.lowWaiters.values)
         }
         guard let waiters else { return }
         for waiter in waiters { waiter.resume() }

@@ -182,7 +182,13 @@ public final class DataChannelController: Sendable {
                 case .sent: return
                 case .blocked: break
                 case .failed(let error):
-                    throw DataChannelError(error.code == .closed ? .associationClosed : .messageTooLarge, field: "\(error)")
+                    let code: DataChannelError.Code =
+                        switch error.code {
+                        case .closed: .associationClosed
+                        case .messageTooLarge: .messageTooLarge
+                        default: .sendFailed
+                        }
+                    throw DataChannelError(code, field: "\(error)")
                 }
             }
             state.queue.append(item)
@@ -296,7 +302,27 @@ public final class DataChannelController: Sendable {
             state.events.append(.dropped(.noChannel(streamID: streamID)))
             return
         }
-        guard let decoded = DataChannelMessage.decode(ppid: message.ppid, payload: message.payload) else {
+        if message.ppid == DataChannelPPID.stringPartial || message.ppid == DataChannelPPID.binaryPartial {
+            collectDeprecatedPartial(message, on: channel, in: &state)
+            return
+        }
+        var payload = message.payload
+        if message.ppid == DataChannelPPID.string || message.ppid == DataChannelPPID.binary,
+            var head = channel.withState({ state -> ByteBuffer? in
+                defer { state.deprecatedPartial = nil }
+                return state.deprecatedPartial
+            })
+        {
+            head.writeBuffer(&payload)
+            payload = head
+            let limit = association.configuration.localMaxMessageSize
+            if limit != 0, payload.readableBytes > limit {
+                state.counters.oversizedMessages += 1
+                beginClose(channel, reason: .oversizedMessage(size: payload.readableBytes), in: &state)
+                return
+            }
+        }
+        guard let decoded = DataChannelMessage.decode(ppid: message.ppid, payload: payload) else {
             state.counters.unknownPPIDs += 1
             state.events.append(.dropped(.unknownPPID(streamID: streamID, ppid: message.ppid)))
             return
@@ -305,6 +331,24 @@ public final class DataChannelController: Sendable {
         channel.withState { $0.awaitingAck = false }
         state.counters.messagesReceived += 1
         channel.deliver(decoded)
+    }
+
+    /// A piece with PPID 52 or 54 (deprecated, RFC 8831 §8): kept until the piece with 51 or 53
+    /// that ends the message; more than our `max-message-size` in total closes the channel.
+    private func collectDeprecatedPartial(_ message: SCTPMessage, on channel: DataChannel, in state: inout State) {
+        let limit = association.configuration.localMaxMessageSize
+        let size = channel.withState { channelState -> Int in
+            var piece = message.payload
+            var collected = channelState.deprecatedPartial ?? ByteBuffer()
+            collected.writeBuffer(&piece)
+            channelState.deprecatedPartial = collected
+            return collected.readableBytes
+        }
+        if limit != 0, size > limit {
+            channel.withState { $0.deprecatedPartial = nil }
+            state.counters.oversizedMessages += 1
+            beginClose(channel, reason: .oversizedMessage(size: size), in: &state)
+        }
     }
 
     private func handleDCEP(_ message: SCTPMessage, in state: inout State) {

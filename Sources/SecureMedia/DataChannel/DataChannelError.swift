@@ -2,7 +2,7 @@
 public struct DataChannelError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case notOpen, messageTooLarge, idInUse, idOutOfRange, noFreeID, associationClosed, invalidParameters
+            case notOpen, messageTooLarge, sendFailed, idInUse, idOutOfRange, noFreeID, associationClosed, invalidParameters
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -11,6 +11,8 @@ public struct DataChannelError: Error, Hashable, Sendable, CustomStringConvertib
         public static let notOpen = Code(.notOpen)
         /// The message is larger than the peer's `max-message-size` (RFC 8841 §6; W3C TypeError).
         public static let messageTooLarge = Code(.messageTooLarge)
+        /// SCTP refused the message for another reason (``DataChannelError/field`` says which).
+        public static let sendFailed = Code(.sendFailed)
         /// A channel with this id exists already.
         public static let idInUse = Code(.idInUse)
         /// The id is beyond the streams the association offers.

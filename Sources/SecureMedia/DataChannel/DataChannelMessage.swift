@@ -28,14 +28,14 @@ public enum DataChannelMessage: Sendable, Hashable {
         }
     }
 
-    /// The message an SCTP payload with `ppid` carries; nil for PPIDs that are not user data
-    /// (DCEP, unknown). The deprecated partial PPIDs 52 and 54 are taken as whole messages:
-    /// usrsctp has already reassembled what the sender split (RFC 8831 §8).
+    /// The message an SCTP payload with `ppid` carries; nil for PPIDs that are not whole user
+    /// messages (DCEP, unknown, and the deprecated partial PPIDs 52/54, whose pieces the
+    /// controller collects until the final 51/53 piece, RFC 8831 §8).
     static func decode(ppid: UInt32, payload: ByteBuffer) -> DataChannelMessage? {
         switch ppid {
-        case DataChannelPPID.string, DataChannelPPID.stringPartial:
+        case DataChannelPPID.string:
             .string(String(decoding: payload.readableBytesView, as: UTF8.self))
-        case DataChannelPPID.binary, DataChannelPPID.binaryPartial:
+        case DataChannelPPID.binary:
             .binary(payload)
         case DataChannelPPID.stringEmpty:
             .string("")

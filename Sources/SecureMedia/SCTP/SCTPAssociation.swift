@@ -46,10 +46,20 @@ public final class SCTPAssociation: Sendable {
         var transmitIndex = 0
         var events: [SCTPAssociationEvent] = []
         var eventIndex = 0
-        /// Messages usrsctp delivered in pieces (partial delivery), by stream.
-        var partial: [UInt16: Partial] = [:]
+        /// Messages usrsctp delivered in pieces (partial delivery), by stream, SSN and ordering:
+        /// other messages of the same stream may come between the pieces.
+        var partial: [PartialKey: Partial] = [:]
+        /// Whole messages waiting behind an earlier ordered message of their stream that is
+        /// still arriving in pieces, by stream.
+        var heldBack: [UInt16: [SCTPAssociationEvent]] = [:]
         var counters = SCTPAssociationCounters()
         var lastTick: NIODeadline?
+    }
+
+    private struct PartialKey: Hashable {
+        var streamID: UInt16
+        var ssn: UInt16
+        var unordered: Bool
     }
 
     private struct Partial {
@@ -92,14 +102,14 @@ public final class SCTPAssociation: Sendable {
             milliseconds(configuration.rtoInitial), milliseconds(configuration.rtoMin),
             milliseconds(configuration.rtoMax), configuration.pathMTU,
             milliseconds(configuration.delayedAck),
-            Int32(clamping: configuration.sendBufferSize), Int32(clamping: configuration.receiveBufferSize))
+            Int32(clamping: configuration.sendBufferSize), Int32(clamping: Self.receiveBuffer(for: configuration)))
         if step != 0 {
             let names = [
                 "non-blocking", "SO_LINGER", "SCTP_NODELAY", "SCTP_ENABLE_STREAM_RESET",
                 "SCTP_RECVRCVINFO", "SCTP_INITMSG", "SCTP_RTOINFO", "SCTP_PEER_ADDR_PARAMS",
-                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF",
+                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF", "SCTP_PARTIAL_DELIVERY_POINT",
             ]
-            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 12)]"
+            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 13)]"
             let code = errno
             usrsctp_close(socket)
             usrsctp_deregister_address(address)
@@ -118,6 +128,13 @@ public final class SCTPAssociation: Sendable {
 
     deinit {
         close()
+    }
+
+    /// The receive buffer: at least twice our `max-message-size` plus room, because usrsctp
+    /// delivers messages whole only below half of it (SCTP_PARTIAL_DELIVERY_POINT).
+    static func receiveBuffer(for configuration: SCTPAssociationConfiguration) -> Int {
+        guard configuration.localMaxMessageSize > 0 else { return configuration.receiveBufferSize }
+        return max(configuration.receiveBufferSize, 2 * configuration.localMaxMessageSize + 65_536)
     }
 
     /// Sets the wake-up for work that arrives outside the owner's own calls (see the type's
@@ -355,42 +372,88 @@ public final class SCTPAssociation: Sendable {
     private func receivePiece(_ piece: SCTPInboundPiece, into state: inout State) {
         guard state.phase != .closed else { return }
         let limit = configuration.localMaxMessageSize
-        var partial = state.partial.removeValue(forKey: piece.streamID)
+        let key = PartialKey(streamID: piece.streamID, ssn: piece.ssn, unordered: piece.unordered)
+        let partial = state.partial.removeValue(forKey: key)
         if partial == nil, piece.endOfRecord {
             // The common case: the whole message in one piece.
             guard limit == 0 || piece.bytes.readableBytes <= limit else {
-                state.counters.oversizedMessagesDropped += 1
-                state.events.append(.oversizedMessage(streamID: piece.streamID, size: piece.bytes.readableBytes))
+                emit(.oversizedMessage(streamID: piece.streamID, size: piece.bytes.readableBytes), key: key, into: &state)
                 return
             }
-            state.counters.messagesReceived += 1
-            state.events.append(.message(SCTPMessage(
-                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: piece.bytes)))
+            emit(.message(SCTPMessage(
+                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: piece.bytes)),
+                key: key, into: &state)
             return
         }
         var current = partial ?? Partial(bytes: ByteBuffer(), size: 0, oversized: false)
-        partial = nil
         current.size += piece.bytes.readableBytes
-        if limit != 0, current.size > limit {
+        if limit != 0, current.size > limit, !current.oversized {
+            // Reported at once, so that nothing waits behind a message that will be dropped
+            // (and a peer cannot make later messages pile up behind one it never finishes).
             current.oversized = true
             current.bytes = ByteBuffer()
+            count(.oversizedMessage(streamID: piece.streamID, size: current.size), into: &state)
+            state.events.append(.oversizedMessage(streamID: piece.streamID, size: current.size))
         }
         if !current.oversized {
             var bytes = piece.bytes
             current.bytes.writeBuffer(&bytes)
         }
         guard piece.endOfRecord else {
-            state.partial[piece.streamID] = current
+            state.partial[key] = current
             return
         }
-        if current.oversized {
-            state.counters.oversizedMessagesDropped += 1
-            state.events.append(.oversizedMessage(streamID: piece.streamID, size: current.size))
+        if !current.oversized {
+            emit(.message(SCTPMessage(
+                streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: current.bytes)),
+                key: key, into: &state)
+        }
+        releaseHeldBack(streamID: piece.streamID, into: &state)
+    }
+
+    /// Whether an earlier ordered message of `streamID` (not an oversized one, which is
+    /// dropped) is still arriving in pieces.
+    private static func orderedPartialPending(streamID: UInt16, except key: PartialKey, in state: State) -> Bool {
+        !key.unordered
+            && state.partial.contains { $0.key.streamID == streamID && !$0.key.unordered && $0.key != key && !$0.value.oversized }
+    }
+
+    /// Reports a whole message (or an oversized one), unless an earlier ordered message of the
+    /// same stream is still arriving in pieces: usrsctp hands later complete messages over in
+    /// between, so they wait here to keep the stream's order.
+    private func emit(_ event: SCTPAssociationEvent, key: PartialKey, into state: inout State) {
+        if Self.orderedPartialPending(streamID: key.streamID, except: key, in: state) {
+            state.heldBack[key.streamID, default: []].append(event)
             return
         }
-        state.counters.messagesReceived += 1
-        state.events.append(.message(SCTPMessage(
-            streamID: piece.streamID, ppid: piece.ppid, unordered: piece.unordered, payload: current.bytes)))
+        count(event, into: &state)
+        state.events.append(event)
+    }
+
+    private func count(_ event: SCTPAssociationEvent, into state: inout State) {
+        switch event {
+        case .message: state.counters.messagesReceived += 1
+        case .oversizedMessage: state.counters.oversizedMessagesDropped += 1
+        default: break
+        }
+    }
+
+    /// Reports the messages held back behind a stream's partial message once none is pending.
+    private func releaseHeldBack(streamID: UInt16, into state: inout State) {
+        guard state.heldBack[streamID] != nil,
+            !state.partial.contains(where: { $0.key.streamID == streamID && !$0.key.unordered && !$0.value.oversized })
+        else { return }
+        for event in state.heldBack.removeValue(forKey: streamID) ?? [] {
+            count(event, into: &state)
+            state.events.append(event)
+        }
+    }
+
+    /// Forgets partial messages of `streams` (reset, or abandoned by the sender) and reports
+    /// what waited behind them.
+    private func dropPartials(of streams: Set<UInt16>, into state: inout State) {
+        state.partial = state.partial.filter { !streams.contains($0.key.streamID) }
+        for stream in streams { releaseHeldBack(streamID: stream, into: &state) }
     }
 
     private func handleNotification(_ note: SCTPNotification, into state: inout State) {
@@ -408,6 +471,7 @@ public final class SCTPAssociation: Sendable {
                 guard state.phase != .closed else { return }
                 state.phase = .closed
                 state.partial.removeAll()
+                state.heldBack.removeAll()
                 state.events.append(.closed(.lost(error: note.error)))
             case Int32(SCTP_CANT_STR_ASSOC):
                 guard state.phase != .closed else { return }
@@ -421,7 +485,7 @@ public final class SCTPAssociation: Sendable {
             if flags & Int32(SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED) != 0 {
                 state.events.append(.streamResetFailed(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_INCOMING_SSN) != 0 {
-                for stream in note.streams { state.partial.removeValue(forKey: stream) }
+                dropPartials(of: Set(note.streams), into: &state)
                 state.events.append(.incomingStreamsReset(note.streams))
             } else if flags & Int32(SCTP_STREAM_RESET_OUTGOING_SSN) != 0 {
                 state.events.append(.outgoingStreamsReset(note.streams))
@@ -435,7 +499,7 @@ public final class SCTPAssociation: Sendable {
             state.counters.remoteErrors += 1
         case Int32(SCTP_PARTIAL_DELIVERY_EVENT):
             // The peer abandoned a message we were receiving in pieces (PR-SCTP).
-            state.partial.removeValue(forKey: note.stream)
+            dropPartials(of: [note.stream], into: &state)
         default:
             break
         }

@@ -39,7 +39,9 @@ public struct SCTPAssociationConfiguration: Sendable, Hashable {
     /// this is at least four maximum-size messages; beyond it messages wait in the channel's
     /// queue and count in `bufferedAmount`.
     public var sendBufferSize: Int = 1_048_576
-    /// usrsctp's receive buffer (the receiver window announced to the peer).
+    /// usrsctp's receive buffer (the receiver window announced to the peer). Raised to at least
+    /// 2 × `localMaxMessageSize` + 64 KiB: usrsctp hands over messages in pieces above half
+    /// of it, and other messages of the same stream can come between those pieces.
     public var receiveBufferSize: Int = 1_048_576
     /// How often the owner should call `handleTimeout(now:)`: usrsctp has no "next timer"
     /// query, so its timer wheel is ticked at this period (the threaded usrsctp ticks every

@@ -33,7 +33,9 @@ public enum SCTPAssociationEvent: Sendable, Equatable {
     case established(outboundStreams: UInt16, inboundStreams: UInt16)
     /// A whole message.
     case message(SCTPMessage)
-    /// A message larger than our `localMaxMessageSize` arrived on `streamID`; it was dropped.
+    /// A message larger than our `localMaxMessageSize` arrived on `streamID`; it is dropped.
+    /// `size` is the whole size, or for a message arriving in pieces the bytes seen when it
+    /// crossed the limit (reported then; its remaining pieces are swallowed).
     case oversizedMessage(streamID: UInt16, size: Int)
     /// The peer reset these outgoing streams (our incoming side; RFC 6525 §5.2.2): for data
     /// channels, the peer is closing them (RFC 8831 §6.7).

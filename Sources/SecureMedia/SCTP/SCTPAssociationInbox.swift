@@ -4,6 +4,8 @@ import Synchronization
 /// A piece of a user message as usrsctp hands it over (a whole message when `endOfRecord`).
 struct SCTPInboundPiece: Sendable {
     var streamID: UInt16
+    /// Stream sequence number (message id): the same for every piece of one message.
+    var ssn: UInt16
     var ppid: UInt32
     var unordered: Bool
     var endOfRecord: Bool

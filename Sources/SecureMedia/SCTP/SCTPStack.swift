@@ -148,7 +148,7 @@ func sctpReceive(
         bytes = ByteBuffer()
     }
     inbox.push(.data(SCTPInboundPiece(
-        streamID: info.rcv_sid, ppid: UInt32(bigEndian: info.rcv_ppid),
+        streamID: info.rcv_sid, ssn: info.rcv_ssn, ppid: UInt32(bigEndian: info.rcv_ppid),
         unordered: Int32(info.rcv_flags) & Int32(SCTP_UNORDERED) != 0,
         endOfRecord: flags & Int32(MSG_EOR) != 0, bytes: bytes)))
     return 1

@@ -71,7 +71,9 @@ public struct SDPIceCandidateInit: Codable, Hashable, Sendable {
     }
 
     /// The `a=candidate:…` line, or `a=end-of-candidates`.
-    public var sdpAttribute: String { candidate.isEmpty ? "a=end-of-candidates" : "a=" + candidate }
+    public var sdpAttribute: String {
+        candidate.isEmpty ? "a=end-of-candidates" : candidate.hasPrefix("a=") ? candidate : "a=" + candidate
+    }
 
     /// Checks the fields as decoding does.
     /// - Throws: ``SDPNegotiationError`` with ``SDPNegotiationError/Code/malformedCandidateInit``

@@ -1,14 +1,15 @@
 public import Logging
 public import NIOCore
-public import NIOPosix
+import NIOPosix
 
 /// Runs an ``MQTTBroker`` on one event loop and connects it to NIO channels (TCP here; the
 /// server's WebSocket endpoint feeds the same runtime).
 ///
-/// All broker state lives on ``loop``; channel handlers on other loops hop to it. On Linux, TCP
-/// listeners are served by ``MQTTTCPTransport`` (one epoll thread each, beside the loop), which
-/// hands over reads in batches. The broker processes everything that arrived in one turn of
-/// the loop together, and each connection gets one write and one flush per round.
+/// All broker state lives on ``loop``; channel handlers on other loops hop to it. On Linux the
+/// runtime's default loop is an epoll loop of its own that also serves the TCP listeners
+/// (`MQTTTCPTransport`): a PUBLISH is read, routed and written to its subscribers on one thread
+/// in one wake-up. The broker processes everything that arrived in one turn of the loop
+/// together, and each connection gets one write per round.
 public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Sendable {
     // @unchecked: every mutable field below is touched only on `loop` (asserted in debug builds).
 
@@ -28,23 +29,30 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     private var listeners: [any Channel] = []
     /// True while a processing round is scheduled on ``loop``.
     private var processScheduled = false
+    /// After ``shutdown()``: no timer is armed any more.
+    private var isShutDown = false
     #if os(Linux)
-    private var transports: [MQTTTCPTransport] = []
-    /// Writes and closes for each transport gathered in one round, handed over together.
-    private var transportCommands: [[MQTTTCPTransport.Command]] = []
-    /// Open TCP connections: writes handed to the I/O thread and writes it reported done. While
-    /// they are equal the loop writes to the socket itself (see ``MQTTTCPTransport``).
-    private var transportWrites: [MQTTConnectionID: (submitted: UInt64, completed: UInt64)] = [:]
+    /// The TCP listeners' connections, when ``loop`` is an epoll loop.
+    private var tcp: MQTTTCPTransport?
     #endif
 
+    /// - Parameters:
+    ///   - loop: where the broker runs. By default (nil) on Linux, an epoll loop of the
+    ///     runtime's own (one thread, ended when the runtime is released) that also serves the TCP
+    ///     listeners; elsewhere, or if that fails, a loop of NIO's shared group. With a NIO loop
+    ///     given here, TCP connections are NIO channels.
     public init(
-        broker: MQTTBroker<Policy>, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        broker: MQTTBroker<Policy>, loop: (any EventLoop)? = nil,
         logger: Logger = Logger(label: "pod-arcade.mqtt"),
         authenticator: @escaping Authenticator = { _ in .success(()) },
         onEvent: @escaping @Sendable (MQTTBrokerEvent) -> Void = { _ in }
     ) {
         self.broker = broker
-        self.loop = loop
+        #if os(Linux)
+        self.loop = loop ?? (try? MQTTEpollEventLoop()) ?? MultiThreadedEventLoopGroup.singleton.next()
+        #else
+        self.loop = loop ?? MultiThreadedEventLoopGroup.singleton.next()
+        #endif
         self.logger = logger
         self.authenticator = authenticator
         self.onEvent = onEvent
@@ -54,17 +62,15 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     /// - Returns: the bound address (port 0 picks a free one).
     public func listenTCP(host: String, port: Int) async throws -> SocketAddress {
         #if os(Linux)
-        let transport = try await loop.submit {
-            let transport = try MQTTTCPTransport(host: host, port: port, index: self.transports.count, loop: self.loop)
-            self.transports.append(transport)
-            self.transportCommands.append([])
-            return transport
-        }.get()
-        transport.start { [self] events in self.transportEvents(events) }
-        return transport.localAddress
-        #else
-        return try await listenNIO(host: host, port: port)
+        if let epollLoop = loop as? MQTTEpollEventLoop {
+            return try await loop.submit {
+                let transport = self.tcp ?? MQTTTCPTransport(loop: epollLoop, delegate: self)
+                self.tcp = transport
+                return try transport.listen(host: host, port: port)
+            }.get()
+        }
         #endif
+        return try await listenNIO(host: host, port: port)
     }
 
     /// Listens for MQTT over TCP with a NIO channel per connection.
@@ -98,20 +104,19 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             }
             let result = (self.listeners, channels)
             self.listeners = []
+            // No timer from now on: it would keep the runtime (and its loop) alive.
+            self.isShutDown = true
             self.timer?.cancel()
+            self.timer = nil
+            self.timerDeadline = nil
+            #if os(Linux)
+            self.tcp?.closeAll()
+            self.process()
+            #endif
             return result
         }.get()) ?? ([], [])
         for channel in listeners { try? await channel.close() }
         for channel in connections { try? await channel.close() }
-        #if os(Linux)
-        let transports: [MQTTTCPTransport] = (try? await loop.submit { () -> [MQTTTCPTransport] in
-            let transports = self.transports
-            self.transports = []
-            self.transportWrites = [:]  // no more writes from this loop: the I/O threads close the sockets
-            return transports
-        }.get()) ?? []
-        for transport in transports { await transport.stop() }
-        #endif
     }
 
     /// Publishes as the server (no ACL).
@@ -173,6 +178,7 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
     }
 
     /// Bytes that arrived on a connection; packets may span calls and a call may hold several.
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
     public func received(_ id: MQTTConnectionID, _ buffer: ByteBuffer) {
         onLoop {
             var bytes = buffer
@@ -213,34 +219,6 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }
     }
 
-    #if os(Linux)
-    /// A batch from a TCP transport's thread (any thread).
-    private func transportEvents(_ events: [MQTTTCPTransport.Event]) {
-        loop.execute {
-            let now = NIODeadline.now()
-            for event in events {
-                switch event {
-                case .opened(let id):
-                    self.transportWrites[id] = (0, 0)
-                    self.broker.connectionOpened(id, now: now)
-                case .bytes(let id, var bytes):
-                    self.broker.receive(id, &bytes, now: now)
-                case .closed(let id):
-                    self.transportWrites[id] = nil
-                    self.broker.connectionClosed(id, now: now)
-                    if let index = MQTTTCPTransport.transportIndex(of: id), index < self.transportCommands.count {
-                        self.transportCommands[index].append(.release(id))
-                    }
-                case .drained(let id, let writes):
-                    self.transportWrites[id]?.completed = writes
-                case .writability(let id, let isWritable):
-                    self.broker.connectionWritabilityChanged(id, isWritable: isWritable, now: now)
-                }
-            }
-            self.process()
-        }
-    }
-    #endif
 
     // MARK: Output
 
@@ -251,8 +229,8 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             switch output {
             case .send(let id, let buffer):
                 #if os(Linux)
-                if let index = MQTTTCPTransport.transportIndex(of: id) {
-                    sendTCP(id, buffer, transport: index)
+                if MQTTTCPTransport.owns(id) {
+                    tcp?.write(id, buffer)
                     continue
                 }
                 #endif
@@ -264,9 +242,8 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
                 toFlush.insert(id)
             case .close(let id):
                 #if os(Linux)
-                if let index = MQTTTCPTransport.transportIndex(of: id) {
-                    transportWrites[id] = nil
-                    if index < transportCommands.count { transportCommands[index].append(.close(id)) }
+                if MQTTTCPTransport.owns(id) {
+                    tcp?.close(id)
                     continue
                 }
                 #endif
@@ -301,33 +278,12 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
             }
         }
         toFlush.removeAll(keepingCapacity: true)
-        #if os(Linux)
-        for index in transportCommands.indices where !transportCommands[index].isEmpty {
-            if index < transports.count { transports[index].submit(transportCommands[index]) }
-            transportCommands[index].removeAll(keepingCapacity: true)
-        }
-        #endif
         armTimer()
     }
 
-    #if os(Linux)
-    /// Writes to the socket from this loop when the I/O thread holds nothing for it, else (and
-    /// for the rest of a partial write) hands the bytes to the I/O thread.
-    private func sendTCP(_ id: MQTTConnectionID, _ buffer: ByteBuffer, transport index: Int) {
-        guard let state = transportWrites[id], index < transportCommands.count else { return }
-        var rest = buffer
-        if state.submitted == state.completed {
-            let written = MQTTTCPTransport.sendDirectly(id, buffer)
-            if written == buffer.readableBytes { return }
-            if written > 0 { rest.moveReaderIndex(forwardBy: written) }
-        }
-        transportWrites[id] = (state.submitted + 1, state.completed)
-        transportCommands[index].append(.write(id, rest))
-    }
-    #endif
 
     private func armTimer() {
-        guard let deadline = broker.nextTimeout() else {
+        guard !isShutDown, let deadline = broker.nextTimeout() else {
             timer?.cancel()
             timer = nil
             timerDeadline = nil
@@ -344,6 +300,39 @@ public final class MQTTBrokerRuntime<Policy: MQTTBrokerPolicy>: @unchecked Senda
         }
     }
 }
+
+#if os(Linux)
+extension MQTTBrokerRuntime: MQTTTCPTransportDelegate {
+    // The TCP transport reports on the loop; processing waits for the end of the round, so
+    // that one wake-up's reads give one write per connection. Specialized for the server's
+    // policy: unspecialized, every broker step pays generic metadata lookups.
+
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
+    func tcpOpened(_ id: MQTTConnectionID) {
+        broker.connectionOpened(id, now: .now())
+    }
+
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
+    func tcpReceived(_ id: MQTTConnectionID, _ bytes: inout ByteBuffer) {
+        broker.receive(id, &bytes, now: .now())
+    }
+
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
+    func tcpClosed(_ id: MQTTConnectionID) {
+        broker.connectionClosed(id, now: .now())
+    }
+
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
+    func tcpWritabilityChanged(_ id: MQTTConnectionID, isWritable: Bool) {
+        broker.connectionWritabilityChanged(id, isWritable: isWritable, now: .now())
+    }
+
+    @_specialize(where Policy == PodArcadeBrokerPolicy)
+    func tcpRoundEnded() {
+        process()
+    }
+}
+#endif
 
 /// Where a connection's outgoing bytes go.
 private enum Endpoint {

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import SignalingMQTT
 import Testing
 
@@ -9,8 +10,10 @@ import Testing
 struct BrokerRuntimeTCPTests {
     typealias Runtime = MQTTBrokerRuntime<OpenBrokerPolicy>
 
-    static func start(_ configuration: MQTTBrokerConfiguration = .init()) async throws -> (Runtime, Int) {
-        let runtime = Runtime(broker: MQTTBroker(configuration: configuration, policy: OpenBrokerPolicy()))
+    /// - Parameter loop: nil for the runtime's own loop (on Linux the epoll transport), or a NIO
+    ///   loop, with which TCP connections are NIO channels.
+    static func start(_ configuration: MQTTBrokerConfiguration = .init(), loop: (any EventLoop)? = nil) async throws -> (Runtime, Int) {
+        let runtime = Runtime(broker: MQTTBroker(configuration: configuration, policy: OpenBrokerPolicy()), loop: loop)
         let address = try await runtime.listenTCP(host: "127.0.0.1", port: 0)
         return (runtime, address.port!)
     }
@@ -23,9 +26,9 @@ struct BrokerRuntimeTCPTests {
         return ClientProbe(MQTTClient(configuration: configuration))
     }
 
-    @Test(arguments: [MQTTProtocolVersion.v3_1_1, .v5])
-    func messagesAtQoS0And1ArriveInOrderOverTCP(version: MQTTProtocolVersion) async throws {
-        let (runtime, port) = try await Self.start()
+    @Test(arguments: [MQTTProtocolVersion.v3_1_1, .v5], [false, true])
+    func messagesAtQoS0And1ArriveInOrderOverTCP(version: MQTTProtocolVersion, onNIOLoop: Bool) async throws {
+        let (runtime, port) = try await Self.start(loop: onNIOLoop ? MultiThreadedEventLoopGroup.singleton.next() : nil)
         let subscriber = Self.client("sub", port: port, version: version)
         let publisher = Self.client("pub", port: port, version: version)
         try await within(.seconds(10), "connect") {
