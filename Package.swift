@@ -164,6 +164,28 @@ let package = Package(
             path: "Benchmarks/ice-bench",
             swiftSettings: strict
         ),
+        // A command-line WebRTC answerer (JSON-lines signaling) streaming a clip and a tone: the
+        // media interop tests pair it with aiortc and headless Chromium.
+        .executableTarget(
+            name: "webrtc-peer",
+            dependencies: [
+                "SecureMedia", "DesktopHost", "ICEAgent", "STUNCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Send-path benchmark (make bench-media): ours against a bare libsrtp protect loop.
+        .executableTarget(
+            name: "media-bench",
+            dependencies: [
+                "SecureMedia", "DesktopHost", "CSRTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/media-bench",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "STUNCoreTests",
             dependencies: ["STUNCore", .product(name: "NIOCore", package: "swift-nio")],

@@ -1,0 +1,368 @@
+public import ICEAgent
+public import NIOCore
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `RTCPeerConnectionState` (W3C WebRTC §4.4.3), from the ICE and DTLS states together.
+public enum PeerConnectionState: String, Sendable, Hashable {
+    case new, connecting, connected, disconnected, failed, closed
+}
+
+/// What a ``PeerConnection`` reports, in order, on ``PeerConnection/events``.
+public enum PeerConnectionEvent: Sendable, Hashable {
+    /// A local candidate to trickle to the peer (RFC 8838 §4), for the BUNDLE transport's mid.
+    case localCandidate(SDPIceCandidateInit)
+    /// Gathering ended: send end-of-candidates.
+    case gatheringComplete
+    case iceConnectionStateChanged(IceConnectionState)
+    case connectionStateChanged(PeerConnectionState)
+    case selectedPairChanged(IceCandidatePair?)
+    /// DTLS connected with this SRTP profile.
+    case dtlsConnected(SRTPProtectionProfile)
+    /// The receiver asked for a keyframe (PLI or FIR).
+    case keyframeRequested(KeyframeRequestReason)
+    /// Why the session failed (DTLS, SRTP or ICE).
+    case failed(String)
+}
+
+/// Why a ``PeerConnection`` could not answer an offer.
+public enum PeerConnectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidOffer(String)
+    case cannotNegotiate(String)
+    case alreadyNegotiated
+    case dtls(String)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .invalidOffer(let detail): "the offer is not valid SDP: \(detail)"
+        case .cannotNegotiate(let detail): "the offer cannot be answered: \(detail)"
+        case .alreadyNegotiated: "this session already has a remote description"
+        case .dtls(let detail): "DTLS could not be set up: \(detail)"
+        case .closed: "the session is closed"
+        }
+    }
+}
+
+/// Counters of one session.
+public struct PeerConnectionStatistics: Sendable {
+    public var state: PeerConnectionState
+    public var iceState: IceConnectionState
+    public var srtpProfile: SRTPProtectionProfile?
+    public var media: PeerConnectionCore.Statistics
+    public var video: RTPSenderStatistics?
+    public var videoNACK: NACKResponder.Counters?
+    public var audio: RTPSenderStatistics?
+    public var dtls: DTLSEndpoint.Statistics?
+    public var ice: IceStatistics
+    /// Media packets dropped on purpose (``PeerConnection/Configuration/simulatedOutgoingLoss``).
+    public var simulatedDrops: Int
+}
+
+/// A WebRTC answerer (or offerer) for one browser session: ICE (``IceTransport``), DTLS-SRTP
+/// and the media senders (``PeerConnectionCore``) on one event loop.
+///
+/// The public methods may be called from anywhere; they hop to ``eventLoop``.
+public final class PeerConnection: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// ICE servers, host addresses; the agent's role is set from the offer/answer role.
+        public var ice: IceTransportConfiguration
+        public var certificate: DTLSCertificate
+        /// The largest datagram we send (DTLS records, SRTP packets).
+        public var mtu: Int
+        public var sendsVideo: Bool
+        public var sendsAudio: Bool
+        /// Drops this fraction of outgoing RTP packets before they reach the socket, to test
+        /// and measure loss recovery (NACK/RTX) without a lossy network. 0 in production.
+        public var simulatedOutgoingLoss: Double
+
+        public init(
+            ice: IceTransportConfiguration, certificate: DTLSCertificate, mtu: Int = 1200, sendsVideo: Bool = true,
+            sendsAudio: Bool = true, simulatedOutgoingLoss: Double = 0
+        ) {
+            self.ice = ice
+            self.certificate = certificate
+            self.mtu = mtu
+            self.sendsVideo = sendsVideo
+            self.sendsAudio = sendsAudio
+            self.simulatedOutgoingLoss = simulatedOutgoingLoss
+        }
+    }
+
+    public let eventLoop: any EventLoop
+    public let events: AsyncStream<PeerConnectionEvent>
+    let configuration: Configuration
+    let ice: IceTransport
+    let continuation: AsyncStream<PeerConnectionEvent>.Continuation
+
+    // Event-loop state.
+    var core: PeerConnectionCore?
+    var session: SDPNegotiatedSession?
+    var state: PeerConnectionState = .new
+    var iceState: IceConnectionState = .new
+    var srtpProfile: SRTPProtectionProfile?
+    var timer: Scheduled<Void>?
+    var timerDeadline: NIODeadline?
+    var simulatedDrops = 0
+    var random = SystemRandomNumberGenerator()
+    var iceEvents: Task<Void, Never>?
+    var gatheringDone: EventLoopPromise<Void>
+    var gatheringFinished = false
+    var localCandidates: [IceCandidate] = []
+
+    /// - Parameters:
+    ///   - configuration: ICE, certificate, what we send.
+    ///   - eventLoop: where the session runs (with a `mux`, the mux's loop).
+    ///   - mux: a shared UDP port (`WEBRTC_PORT`), or nil for sockets of its own.
+    public init(configuration: Configuration, eventLoop: (any EventLoop)? = nil, mux: UDPMux? = nil) {
+        var ice = configuration.ice
+        ice.agent.role = .controlled
+        self.configuration = configuration
+        self.ice = IceTransport(configuration: ice, eventLoop: eventLoop, mux: mux)
+        self.eventLoop = self.ice.eventLoop
+        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        gatheringDone = self.eventLoop.makePromise()
+    }
+
+    /// Answers a browser's offer (JSEP, RFC 8829 §5.3.1): negotiates, starts ICE with the
+    /// offer's credentials and candidates, and returns our answer.
+    /// - Parameter waitForGathering: gather every candidate first and put them in the answer
+    ///   (for peers that do not trickle); otherwise candidates follow as events.
+    public func answer(offer text: String, waitForGathering: Bool = false) async throws(PeerConnectionError) -> String {
+        let offer: SDPSessionDescription
+        do {
+            offer = try SDPSessionDescription.parse(text)
+        } catch {
+            throw .invalidOffer("\(error)")
+        }
+        var local = SDPLocalParameters(fingerprint: configuration.certificate.fingerprint)
+        local.iceCredentials = await ice.localCredentials
+        local.sendsVideo = configuration.sendsVideo
+        local.sendsAudio = configuration.sendsAudio
+        var negotiated: (answer: SDPSessionDescription, session: SDPNegotiatedSession)
+        do {
+            negotiated = try SDPNegotiation.answer(offer: offer, local: local)
+        } catch {
+            throw .cannotNegotiate("\(error)")
+        }
+        let session = negotiated.session
+        let certificate = configuration.certificate
+        let mtu = configuration.mtu
+        let localParameters = local
+        // The core (OpenSSL, libsrtp state) is made on the event loop that owns it.
+        let installed: PeerConnectionError? = (try? await eventLoop.submit { () -> PeerConnectionError? in
+            guard self.state != .closed else { return .closed }
+            guard self.core == nil else { return .alreadyNegotiated }
+            do {
+                self.core = try PeerConnectionCore(
+                    session: session, local: localParameters, certificate: certificate, mtu: mtu,
+                    random: &self.random)
+            } catch {
+                return .dtls("\(error)")
+            }
+            self.session = session
+            return nil
+        }.get()) ?? .closed
+        if let installed { throw installed }
+
+        ice.setDataHandler { [weak self] datagram in self?.receive(datagram) }
+        ice.setRemoteCredentials(session.remoteIceCredentials)
+        for candidate in session.remoteCandidates { ice.addRemoteCandidate(candidate) }
+        if session.remoteEndOfCandidates { ice.endOfRemoteCandidates() }
+        startEvents()
+        do {
+            try await ice.start()
+        } catch {
+            throw .cannotNegotiate("no socket for ICE: \(error)")
+        }
+        if waitForGathering {
+            try? await gatheringDone.futureResult.get()
+            local.candidates = (try? await eventLoop.submit { self.localCandidates }.get()) ?? []
+            local.gatheringComplete = true
+            do {
+                negotiated = try SDPNegotiation.answer(offer: offer, local: local)
+            } catch {
+                throw .cannotNegotiate("\(error)")
+            }
+        }
+        return negotiated.answer.text
+    }
+
+    /// A candidate the browser trickled (`offer-ice-candidate`); an empty candidate is
+    /// end-of-candidates. Candidates for another generation (ufrag) are ignored.
+    public func addRemoteCandidate(_ candidate: SDPIceCandidateInit) throws(SDPNegotiationError) {
+        guard let parsed = try candidate.iceCandidate() else {
+            ice.endOfRemoteCandidates()
+            return
+        }
+        ice.addRemoteCandidate(parsed)
+    }
+
+    /// Sends one H.264 access unit (Annex B) with its 90 kHz timestamp, once connected.
+    public func sendVideo(_ annexB: ByteBuffer, timestamp: UInt32) {
+        eventLoop.execute {
+            guard let core = self.core else { return }
+            self.handle(core.sendVideo(annexB: annexB, timestamp: timestamp, now: .now()))
+        }
+    }
+
+    /// Sends one Opus packet with its 48 kHz timestamp, once connected.
+    public func sendAudio(_ opus: ByteBuffer, timestamp: UInt32) {
+        eventLoop.execute {
+            guard let core = self.core else { return }
+            self.handle(core.sendAudio(opus: opus, timestamp: timestamp, now: .now()))
+        }
+    }
+
+    /// The session's counters.
+    public var statistics: PeerConnectionStatistics {
+        get async {
+            let ice = await self.ice.statistics
+            return (try? await eventLoop.submit { self.statisticsOnLoop(ice: ice) }.get())
+                ?? statisticsOnLoop(ice: ice)
+        }
+    }
+
+    /// Sends RTCP BYE and close_notify, closes ICE and finishes ``events``.
+    public func close() async {
+        let wasOpen = (try? await eventLoop.submit { () -> Bool in
+            guard self.state != .closed else { return false }
+            if let core = self.core { self.handle(core.close(now: .now())) }
+            self.timer?.cancel()
+            self.setState(.closed)
+            return true
+        }.get()) ?? false
+        guard wasOpen else { return }
+        await ice.close()
+        iceEvents?.cancel()
+        eventLoop.execute { self.finishGathering() }
+        continuation.finish()
+    }
+}
+
+// MARK: - Event-loop internals
+
+extension PeerConnection {
+    func startEvents() {
+        iceEvents = Task { [weak self] in
+            guard let events = self?.ice.events else { return }
+            for await event in events {
+                guard let self else { return }
+                self.eventLoop.execute { self.handleIce(event) }
+            }
+        }
+    }
+
+    func handleIce(_ event: IceTransportEvent) {
+        guard state != .closed, let session else { return }
+        switch event {
+        case .localCandidate(let candidate):
+            localCandidates.append(candidate)
+            continuation.yield(.localCandidate(SDPIceCandidateInit(
+                candidate, mid: session.transportMid, mediaIndex: session.transportMediaIndex)))
+        case .gatheringComplete:
+            finishGathering()
+            continuation.yield(.gatheringComplete)
+        case .serverFailed:
+            break
+        case .connectionStateChanged(let newState):
+            iceState = newState
+            continuation.yield(.iceConnectionStateChanged(newState))
+            updateState()
+        case .selectedPairChanged(let pair):
+            continuation.yield(.selectedPairChanged(pair))
+            if pair != nil, let core { handle(core.start(now: .now())) }
+        }
+    }
+
+    func finishGathering() {
+        guard !gatheringFinished else { return }
+        gatheringFinished = true
+        gatheringDone.succeed()
+    }
+
+    func receive(_ datagram: ByteBuffer) {
+        guard let core, state != .closed else { return }
+        handle(core.receive(datagram, now: .now()))
+    }
+
+    func handle(_ output: PeerConnectionOutput) {
+        let loss = configuration.simulatedOutgoingLoss
+        for datagram in output.datagrams {
+            if loss > 0, MediaPacketKind.classify(datagram.readableBytesView) == .rtp,
+                Double.random(in: 0..<1, using: &random) < loss
+            {
+                simulatedDrops += 1
+                continue
+            }
+            ice.send(datagram)
+        }
+        for event in output.events {
+            switch event {
+            case .connected(let profile):
+                srtpProfile = profile
+                continuation.yield(.dtlsConnected(profile))
+                updateState()
+            case .failed(let reason):
+                continuation.yield(.failed(reason))
+                setState(.failed)
+            case .remoteClosed:
+                setState(.closed)
+            case .keyframeRequested(let reason):
+                continuation.yield(.keyframeRequested(reason))
+            case .applicationData:
+                break  // data channels (SCTP) are wired in with issue 6
+            }
+        }
+        schedule(output.nextTimeout)
+    }
+
+    func schedule(_ deadline: NIODeadline?) {
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        guard let deadline else { return }
+        timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let core = self.core else { return }
+            self.timerDeadline = nil
+            self.handle(core.handleTimeout(now: .now(), ntpTime: Self.ntpNow()))
+        }
+    }
+
+    func updateState() {
+        guard state != .closed, state != .failed else { return }
+        switch iceState {
+        case .failed: setState(.failed)
+        case .disconnected: setState(.disconnected)
+        case .closed: setState(.closed)
+        case .connected, .completed: setState(core?.isConnected == true ? .connected : .connecting)
+        case .checking: setState(.connecting)
+        case .new: break
+        }
+    }
+
+    func setState(_ newState: PeerConnectionState) {
+        guard newState != state else { return }
+        state = newState
+        continuation.yield(.connectionStateChanged(newState))
+    }
+
+    func statisticsOnLoop(ice: IceStatistics) -> PeerConnectionStatistics {
+        PeerConnectionStatistics(
+            state: state, iceState: iceState, srtpProfile: srtpProfile,
+            media: core?.statistics ?? PeerConnectionCore.Statistics(), video: core?.video?.statistics,
+            videoNACK: core?.video?.nackResponder.counters, audio: core?.audio?.statistics,
+            dtls: core?.dtls.statistics, ice: ice, simulatedDrops: simulatedDrops)
+    }
+
+    /// The wall clock as a 64-bit NTP timestamp (RFC 3550 §4: seconds since 1900 in 32.32).
+    static func ntpNow() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let seconds = UInt64(spec.tv_sec) + 2_208_988_800
+        let fraction = (UInt64(spec.tv_nsec) << 32) / 1_000_000_000
+        return seconds << 32 | fraction
+    }
+}
