@@ -152,7 +152,7 @@ public final class PeerConnection: @unchecked Sendable {
         let mtu = configuration.mtu
         let localParameters = local
         // The core (OpenSSL, libsrtp state) is made on the event loop that owns it.
-        let installed: PeerConnectionError? = (try? await eventLoop.submit { () -> PeerConnectionError? in
+        let install = eventLoop.submit { () -> PeerConnectionError? in
             guard self.state != .closed else { return .closed }
             guard self.core == nil else { return .alreadyNegotiated }
             do {
@@ -164,8 +164,14 @@ public final class PeerConnection: @unchecked Sendable {
             }
             self.session = session
             return nil
-        }.get()) ?? .closed
-        if let installed { throw installed }
+        }
+        let refusal: PeerConnectionError?
+        do {
+            refusal = try await install.get()
+        } catch {
+            refusal = .closed
+        }
+        if let refusal { throw refusal }
 
         ice.setDataHandler { [weak self] datagram in self?.receive(datagram) }
         ice.setRemoteCredentials(session.remoteIceCredentials)
