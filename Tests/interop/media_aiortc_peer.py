@@ -137,8 +137,13 @@ async def offerer(args: argparse.Namespace) -> None:
     async def report() -> None:
         while True:
             await asyncio.sleep(0.5)
+            try:
+                tone_hz = round(receiver.dominant_frequency(), 1)
+            except Exception as error:  # reported, never fatal to the peer
+                print(f"tone analysis failed: {error!r}", file=sys.stderr)
+                tone_hz = 0.0
             say(type="media", frames=receiver.frames, width=receiver.size[0], height=receiver.size[1],
-                audio_samples=receiver.samples, tone_hz=round(receiver.dominant_frequency(), 1))
+                audio_samples=receiver.samples, tone_hz=tone_hz)
 
     reporter = asyncio.ensure_future(report())
     try:

@@ -17,6 +17,15 @@ OFFER_SCRIPT = """
 window.pc = new RTCPeerConnection({iceServers: []});
 window.candidates = [];
 window.pc.onicecandidate = (e) => window.candidates.push(e.candidate ? e.candidate.toJSON() : null);
+// Audio is only counted (totalSamplesReceived) while something plays it out, as the web client does.
+window.pc.ontrack = (e) => {
+  const element = document.createElement(e.track.kind);
+  element.autoplay = true;
+  element.muted = false;
+  element.srcObject = new MediaStream([e.track]);
+  document.body.appendChild(element);
+  element.play().catch(() => {});
+};
 window.pc.addTransceiver('video', {direction: 'recvonly'});
 window.pc.addTransceiver('audio', {direction: 'recvonly'});
 window.input = window.pc.createDataChannel('input', {negotiated: true, id: 0, ordered: true, protocol: 'pod-arcade-input-v1'});

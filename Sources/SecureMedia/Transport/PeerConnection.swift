@@ -148,6 +148,14 @@ public final class PeerConnection: @unchecked Sendable {
             throw .cannotNegotiate("\(error)")
         }
         let session = negotiated.session
+        // A streaming session needs a picture or sound to carry: an offer whose media sections
+        // were all rejected (unknown codecs only) is refused, naming why.
+        let sendsMedia = (session.video?.sending ?? false) || (session.audio?.sending ?? false)
+        if (configuration.sendsVideo || configuration.sendsAudio) && !sendsMedia {
+            let reasons = session.rejected.map { "m-line \($0.mediaIndex) (\($0.kind)): \($0.reason)" }
+            throw .cannotNegotiate(
+                "no media section we can send on" + (reasons.isEmpty ? "" : "; " + reasons.joined(separator: "; ")))
+        }
         let certificate = configuration.certificate
         let mtu = configuration.mtu
         let localParameters = local
