@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice fuzz-stun fuzz-mqtt fuzz-ice clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice bench-media fuzz-stun fuzz-mqtt fuzz-ice clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench-mqtt  release build, then Benchmarks/mqtt-bench.sh (ours vs mosquitto)"
 	@echo "make bench-http  release build, then Benchmarks/http-bench.sh (ours vs nginx; memory with 1,000 WebSocket clients)"
 	@echo "make bench-ice   release build, then Benchmarks/ice-bench.py (ours vs aioice; NAT cases need root)"
+	@echo "make bench-media release build, then Benchmarks/media-bench (send path vs libsrtp) and media-offer-bench.py (offer to DTLS vs aiortc)"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-ice    Fuzz/fuzz-ice.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
@@ -72,6 +73,12 @@ bench-ice: deps
 	$(SWIFT) build -c release --product ice-peer
 	$(SWIFT) build -c release --product ice-bench
 	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/ice-bench.py
+
+bench-media: deps
+	$(SWIFT) build -c release --product media-bench
+	$(SWIFT) build -c release --product webrtc-peer
+	$(RELEASE_BIN)/media-bench Tests/interop/media/testsrc2-360p30-baseline.h264 50
+	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/media-offer-bench.py 10
 
 fuzz-stun:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-stun.sh

@@ -1,0 +1,70 @@
+"""Issue 5, Measure (b): offer received → DTLS connected on loopback, ours against aiortc.
+
+Each round, a fresh aiortc offerer (the browser stand-in of Tests/interop/media_aiortc_peer.py:
+recvonly H.264 and Opus, the negotiated `input` channel) makes an offer. Our `webrtc-peer`
+answers it in one round and aiortc answers it in the next, alternating, so both meet the same
+offerer and the same machine. Each answerer reports the milliseconds from the offer reaching
+it to its DTLS transport being connected. Prints medians and the ratio (target ≤ 0.3).
+
+Usage: python3 Benchmarks/media-offer-bench.py [rounds]   (POD_ARCADE_BIN_DIR: the binaries)
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "interop"))
+
+from media_helpers import start_aiortc, start_webrtc_peer  # noqa: E402
+
+
+def one_round(tmp: Path, ours: bool) -> float:
+    offerer = start_aiortc(tmp, name="offerer")
+    answerer = (start_webrtc_peer(tmp, name="ours") if ours
+                else start_aiortc(tmp, "--answer", name="aiortc-answerer"))
+    try:
+        offer = offerer.wait_for("offer", 20)
+        answerer.send(type="offer", session="bench", sdp=offer["sdp"])
+        answer = answerer.wait_for("answer", 20)
+        offerer.send(type="answer", sdp=answer["sdp"])
+        # Trickled candidates (ours trickles; aiortc puts them in its answer).
+        deadline_lines = 0
+        while True:
+            dtls = [m for m in answerer.seen if m.get("type") == "dtls"]
+            if dtls:
+                return float(dtls[0]["offer_to_dtls_ms"])
+            for line in answerer.seen[deadline_lines:]:
+                if line.get("type") == "candidate":
+                    offerer.send(type="candidate", candidate=line["candidate"], sdpMid=line.get("sdpMid"),
+                                 sdpMLineIndex=line.get("sdpMLineIndex"))
+            deadline_lines = len(answerer.seen)
+            if answerer.next(10) is None:
+                raise AssertionError(f"no DTLS: {answerer.seen[-6:]} {answerer.log_tail()}")
+    finally:
+        offerer.stop()
+        answerer.stop()
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    ours: list[float] = []
+    theirs: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        one_round(tmp, True)   # warm-up: first runs are slower for both
+        one_round(tmp, False)
+        for _ in range(rounds):
+            ours.append(one_round(tmp, True))
+            theirs.append(one_round(tmp, False))
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    print(f"offer -> DTLS connected, {rounds} rounds each, loopback")
+    print(f"  ours   median {ours_median:7.1f} ms  (min {min(ours):.1f}, max {max(ours):.1f})")
+    print(f"  aiortc median {theirs_median:7.1f} ms  (min {min(theirs):.1f}, max {max(theirs):.1f})")
+    print(f"  ratio {ours_median / theirs_median:.2f} (target <= 0.3)")
+
+
+if __name__ == "__main__":
+    main()
