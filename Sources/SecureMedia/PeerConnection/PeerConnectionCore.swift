@@ -116,9 +116,11 @@ public final class PeerConnectionCore {
             if self.video != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
+        var batch = PacketBatch(capacity: annexB.readableBytes + 256)
         video.sendVideoFrame(annexB: annexB, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
-            packet in protect(packet, with: srtp, into: &output)
+            packet in protectInPlace(&packet, with: srtp, into: &batch)
         }
+        batch.finish(into: &output)
         return finish(output)
     }
 
@@ -129,9 +131,11 @@ public final class PeerConnectionCore {
             if self.audio != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
+        var batch = PacketBatch(capacity: opus.readableBytes + 256)
         audio.sendAudioFrame(opus: opus, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
-            packet in protect(packet, with: srtp, into: &output)
+            packet in protectInPlace(&packet, with: srtp, into: &batch)
         }
+        batch.finish(into: &output)
         return finish(output)
     }
 
@@ -210,6 +214,18 @@ public final class PeerConnectionCore {
     }
 
     private enum MediaKind { case video, audio }
+
+    /// The send path's hot loop: the sender's packet buffer (already copied into its NACK
+    /// history) is protected where it lies and appended to the frame's batch, so a frame costs
+    /// one allocation however many packets it has.
+    private func protectInPlace(_ packet: inout ByteBuffer, with srtp: SRTPSession, into batch: inout PacketBatch) {
+        do {
+            try srtp.protectRTP(&packet)
+            batch.append(&packet)
+        } catch {
+            statistics.protectFailures += 1
+        }
+    }
 
     private func protect(_ packet: ByteBuffer, with srtp: SRTPSession, into output: inout PeerConnectionOutput) {
         var copy = packet
@@ -291,4 +307,30 @@ public enum KeyframeRequestReason: String, Sendable, Hashable {
     case pli
     /// Full Intra Request (RFC 5104 §4.3.1).
     case fir
+}
+
+/// The protected packets of one frame in one buffer; each datagram is a slice of it.
+struct PacketBatch {
+    private var storage: ByteBuffer
+    private var lengths: [Int] = []
+
+    init(capacity: Int) {
+        storage = ByteBufferAllocator().buffer(capacity: capacity)
+        lengths.reserveCapacity(8)
+    }
+
+    mutating func append(_ packet: inout ByteBuffer) {
+        lengths.append(packet.readableBytes)
+        storage.writeBuffer(&packet)
+    }
+
+    func finish(into output: inout PeerConnectionOutput) {
+        output.datagrams.reserveCapacity(output.datagrams.count + lengths.count)
+        var offset = storage.readerIndex
+        for length in lengths {
+            output.datagrams.append(storage.getSlice(at: offset, length: length)!)
+            offset += length
+        }
+        output.mediaPackets += lengths.count
+    }
 }
