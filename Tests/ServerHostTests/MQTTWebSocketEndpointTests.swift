@@ -81,7 +81,10 @@ import Testing
 
 @Suite struct WebSocketSinkTests {
     @Test func eachFlushIsOneFrameAndAFullQueueTellsTheBrokerTheClientIsSlow() async throws {
-        let runtime = MQTTBrokerRuntime(broker: MQTTBroker(configuration: .init(), policy: PodArcadeBrokerPolicy()))
+        // No CONNECT is ever sent on this stream: a connect timeout far beyond the test keeps a
+        // starved test process (parallel fuzz tests) from having the broker close it midway.
+        let configuration = MQTTBrokerConfiguration(connectTimeout: .hours(1))
+        let runtime = MQTTBrokerRuntime(broker: MQTTBroker(configuration: configuration, policy: PodArcadeBrokerPolicy()))
         let (commands, continuation) = AsyncStream.makeStream(of: WebSocketSink.Command.self)
         let sink = WebSocketSink(continuation: continuation)
         let id = try await runtime.openStream(sink)
