@@ -49,7 +49,7 @@ test: deps build
 	exit $$status
 
 unit:
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) bash scripts/run-unit.sh
 
 interop:
 	POD_ARCADE_BIN_DIR=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/interop

@@ -17,7 +17,11 @@ import SecureMedia
 /// "sdpMLineIndex":...}`, `{"type":"end-of-candidates"}`, `{"type":"stats"}`,
 /// `{"type":"close-session"}`, `{"type":"close"}`. On stdout, each with `session` and `t`
 /// (ms since start): `answer`, `candidate`, `gathering-complete`, `state`, `ice-state`,
-/// `dtls` (with `offer_to_dtls_ms`), `keyframe-request`, `stats`, `error`.
+/// `dtls` (with `offer_to_dtls_ms`), `keyframe-request`, `stats`, `error`, and for data
+/// channels `sctp` (`state` connected or closed) and `datachannel` (`event` open or closed,
+/// `label`, `id`, `protocol`). Every session has the negotiated Pod Arcade `input` channel
+/// (id 0); every message that arrives on any data channel is sent back on it unchanged (echo),
+/// which the data-channel interop tests and the echo benchmark use.
 @main
 struct WebRTCPeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +42,8 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
     var noKeyframeWait = false
     @Option(name: .customLong("drop-outgoing"), help: "drop this fraction of outgoing RTP packets (simulated loss)")
     var dropOutgoing: Double = 0
+    @Option(name: .customLong("drop-sctp"), help: "drop this fraction of SCTP packets each way (simulated loss)")
+    var dropSCTP: Double = 0
 
     func run() async throws {
         let output = JSONLines()
@@ -49,6 +55,7 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
         }
         guard !frames.isEmpty else { throw ValidationError("--video-file: no H.264 pictures in \(videoFile)") }
         guard (0..<1).contains(dropOutgoing) else { throw ValidationError("--drop-outgoing: a fraction in 0..<1") }
+        guard (0..<1).contains(dropSCTP) else { throw ValidationError("--drop-sctp: a fraction in 0..<1") }
         let servers: [IceServer]
         do {
             servers = try IceServer.parseList(json: iceServers)
@@ -69,7 +76,8 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                 agent: .init(role: .controlled), iceServers: servers,
                 hostAddresses: HostAddressSelection(includeLoopback: loopback, includeIPv6: !noIPv6),
                 interfaceAddresses: pinned),
-            certificate: certificate, simulatedOutgoingLoss: dropOutgoing)
+            certificate: certificate, simulatedOutgoingLoss: dropOutgoing, simulatedDataChannelLoss: dropSCTP,
+            negotiatedDataChannels: [.podArcadeInput])
         let sessions = Sessions()
         let media = Task {
             await stream(
@@ -98,6 +106,9 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                     let answer = try await connection.answer(
                         offer: object["sdp"] as? String ?? "", waitForGathering: waitForGathering)
                     output.emit("answer", session: id, ["sdp": answer])
+                    if let input = connection.dataChannel(label: NegotiatedDataChannel.podArcadeInput.label) {
+                        echo(input, session: id, output: output)
+                    }
                 } catch {
                     output.emit("error", session: id, ["message": "\(error)"])
                     sessions.remove(id)
@@ -198,6 +209,39 @@ func watch(_ connection: PeerConnection, id: String, received: NIODeadline, sess
                 output.emit("keyframe-request", session: id, ["reason": reason.rawValue])
             case .failed(let reason):
                 output.emit("error", session: id, ["message": reason])
+            case .dataChannelsConnected:
+                output.emit("sctp", session: id, ["state": "connected"])
+            case .dataChannelsClosed(let reason):
+                output.emit("sctp", session: id, ["state": "closed", "reason": "\(reason)"])
+            case .dataChannelOpened(let channel):
+                echo(channel, session: id, output: output)
+            }
+        }
+    }
+}
+
+/// Reports the channel's opening and closing and sends every message back on it, in order,
+/// waiting while more than 1 MiB is queued.
+func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
+    let fields: [String: Any] = ["label": channel.label, "id": Int(channel.id), "protocol": channel.protocol]
+    if channel.readyState == .open { output.emit("datachannel", session: id, fields.merging(["event": "open"]) { $1 }) }
+    Task {
+        for await event in channel.events {
+            switch event {
+            case .open: output.emit("datachannel", session: id, fields.merging(["event": "open"]) { $1 })
+            case .closed(let reason):
+                output.emit("datachannel", session: id, fields.merging(["event": "closed", "reason": "\(reason)"]) { $1 })
+            default: break
+            }
+        }
+    }
+    Task {
+        for await message in channel.messages {
+            while channel.bufferedAmount > 1 << 20 { await channel.waitForBufferedAmountLow() }
+            do {
+                try channel.send(message)
+            } catch {
+                output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
             }
         }
     }
@@ -269,6 +313,16 @@ func flatten(_ stats: PeerConnectionStatistics) -> [String: Any] {
         fields["fir_received"] = video.firReceived
     }
     if let audio = stats.audio { fields["audio_packets_sent"] = Int(audio.packetsSent) }
+    if let channels = stats.dataChannels {
+        fields["dc_messages_received"] = channels.messagesReceived
+        fields["dc_messages_sent"] = channels.messagesSent
+        fields["dc_malformed_dcep"] = channels.malformedDCEP
+        fields["dc_unknown_ppids"] = channels.unknownPPIDs
+    }
+    fields["sctp_dropped_simulated"] = stats.simulatedDataChannelDrops
+    fields["dtls_app_received"] = stats.media.applicationDataReceived
+    fields["dtls_app_sent"] = stats.media.applicationDataSent
+    fields["dtls_app_dropped"] = stats.media.applicationDataDropped
     if let dtls = stats.dtls {
         fields["dtls_dropped_malformed"] = dtls.droppedMalformed
         fields["dtls_retransmissions"] = dtls.retransmissions

@@ -2,7 +2,6 @@ import COpenSSL
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
 import Testing
 
 @testable import SecureMedia
@@ -12,31 +11,6 @@ import Testing
 /// use_srtp negotiation and the RFC 5764 §4.2 key layout against what OpenSSL's tool prints.
 @Suite("DTLS against openssl s_server over loopback UDP", .timeLimit(.minutes(1)))
 struct DTLSOpenSSLTransportTests {
-    /// Lines of a child process's combined output, as they arrive.
-    final class ProcessOutput: Sendable {
-        let text = Mutex("")
-        let stream: AsyncStream<Void>
-        let continuation: AsyncStream<Void>.Continuation
-
-        init() {
-            (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-        }
-
-        func append(_ data: Data) {
-            text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-            continuation.yield()
-        }
-
-        /// Waits until the output contains `needle`; returns the output, or nil at EOF.
-        func wait(for needle: String, iterator: inout AsyncStream<Void>.Iterator) async -> String? {
-            while true {
-                let current = text.withLock { $0 }
-                if current.contains(needle) { return current }
-                guard await iterator.next() != nil else { return nil }
-            }
-        }
-    }
-
     static func writeDER(_ certificate: DTLSCertificate, to directory: URL) throws -> (cert: URL, key: URL) {
         let certURL = directory.appendingPathComponent("cert.der")
         let keyURL = directory.appendingPathComponent("key.der")
@@ -61,36 +35,16 @@ struct DTLSOpenSSLTransportTests {
         let files = try Self.writeDER(serverCertificate, to: directory)
 
         let keyLength = 2 * (profile.keyLength + profile.saltLength)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = [
-            "s_server", "-dtls1_2", "-accept", "127.0.0.1:0", "-naccept", "1",
-            "-certform", "DER", "-cert", files.cert.path, "-keyform", "DER", "-key", files.key.path,
-            "-use_srtp", profile.openSSLName, "-keymatexport", "EXTRACTOR-dtls_srtp",
-            "-keymatexportlen", "\(keyLength)", "-Verify", "1",
-        ]
-        let output = ProcessOutput()
-        let stdout = Pipe()
-        let stdin = Pipe()  // kept open: s_server stops at EOF on stdin
-        process.standardOutput = stdout
-        process.standardError = stdout
-        process.standardInput = stdin
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                output.continuation.finish()
-            } else {
-                output.append(data)
-            }
-        }
-        try process.run()
-        defer {
-            stdout.fileHandleForReading.readabilityHandler = nil
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-        }
-        var lines = output.stream.makeAsyncIterator()
-        let banner = try #require(await output.wait(for: "ACCEPT 127.0.0.1:", iterator: &lines))
+        let process = try TestChildProcess(
+            [
+                "/usr/bin/openssl", "s_server", "-dtls1_2", "-accept", "127.0.0.1:0", "-naccept", "1",
+                "-certform", "DER", "-cert", files.cert.path, "-keyform", "DER", "-key", files.key.path,
+                "-use_srtp", profile.openSSLName, "-keymatexport", "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen", "\(keyLength)", "-Verify", "1",
+            ],
+            errorOutput: .standardOutput)  // stdin stays open: s_server stops at EOF on stdin
+        defer { process.killGroup() }
+        let banner = try #require(await process.waitForOutput(containing: "ACCEPT 127.0.0.1:", timeout: .seconds(30)))
         let portText = banner.split(separator: "ACCEPT 127.0.0.1:")[1].prefix { $0.isNumber }
         let port = try #require(Int(portText))
 
@@ -127,11 +81,12 @@ struct DTLSOpenSSLTransportTests {
 
         let keys = try #require(endpoint.keyingMaterial)
         #expect(keys.profile == profile)
-        let printed = try #require(await output.wait(for: message, iterator: &lines))
+        let printed = try #require(await process.waitForOutput(containing: message, timeout: .seconds(30)))
         #expect(printed.contains("SRTP Extension negotiated, profile=\(profile.openSSLName)"))
         // RFC 5764 §4.2 order: client key, server key, client salt, server salt (we are the client).
         let expected = keys.local.key + keys.remote.key + keys.local.salt + keys.remote.salt
         let hex = expected.map { String(format: "%02X", $0) }.joined()
         #expect(printed.contains("Keying material: \(hex)"))
+        await process.stop(grace: .seconds(2))
     }
 }

@@ -82,7 +82,7 @@ async def main():
 asyncio.run(main())
 """
 
-    static var available: Bool {
+    static let available: Bool = {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import aiortc.rtcsctptransport"]
@@ -95,7 +95,7 @@ asyncio.run(main())
         } catch {
             return false
         }
-    }
+    }()
 }
 
 /// Feeds datagrams from the aiortc script to the transport (set once it exists).
@@ -130,28 +130,13 @@ extension UsrsctpTests {
                 .bind(host: "127.0.0.1", port: 0).get()
             let ourPort = try #require(udp.localAddress?.port)
 
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", scriptURL.path, ourRole == .client ? "server" : "client", "\(ourPort)"]
-            let stdin = Pipe()
-            let stdout = Pipe()
             let stderrURL = directory.appendingPathComponent("stderr.txt")
-            _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-            process.standardInput = stdin
-            process.standardOutput = stdout
-            process.standardError = try FileHandle(forWritingTo: stderrURL)
-            try process.run()
-            defer {
-                try? stdin.fileHandleForWriting.close()
-                process.waitUntilExit()
-            }
-            var line = Data()
-            while !line.contains(UInt8(ascii: "\n")) {
-                let chunk = stdout.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line.append(chunk)
-            }
-            guard let peerPort = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            let process = try TestChildProcess(
+                ["python3", scriptURL.path, ourRole == .client ? "server" : "client", "\(ourPort)"],
+                errorOutput: .file(stderrURL.path), lifetime: .seconds(90))
+            defer { process.killGroup() }
+            let line = await process.readLine(timeout: .seconds(30)) ?? ""
+            guard let peerPort = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 let log = String(decoding: (try? Data(contentsOf: stderrURL)) ?? Data(), as: UTF8.self)
                 Issue.record("the aiortc script did not start: \(log)")
                 return
@@ -169,7 +154,7 @@ extension UsrsctpTests {
             let chat = try controller.createDataChannel(label: "chat", protocol: "text")
             #expect(chat.id == (ourRole == .client ? 2 : 1))
             try await udp.eventLoop.submit { try transport.start() }.get()
-            try stdin.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+            process.write("go\n")
 
             var inputEvents = input.events.makeAsyncIterator()
             let opened = await inputEvents.next()
@@ -231,6 +216,7 @@ extension UsrsctpTests {
             try await udp.eventLoop.submit { transport.close() }.get()
             try await udp.close()
             try await group.shutdownGracefully()
+            await process.stop(grace: .seconds(5))
         }
     }
 }

@@ -153,7 +153,7 @@ else:
     func answerPeer(_ peer: String) async throws {
         let python = try #require(Self.python)
         let process = try SDPPeerProcess(python: python, script: Self.script, arguments: [peer, "offer"])
-        defer { process.stop() }
+        defer { process.kill() }
         let message = try #require(await process.receive(), "\(peer) gave no offer")
         let offerText = try #require(message["offer"] as? String)
         let offer = try SDPSessionDescription.parse(offerText)
@@ -173,13 +173,14 @@ else:
             let codecs = result["codecs"] as? [[String]]
             #expect(codecs?.first?.first == "video/H264" && codecs?.last?.first == "audio/opus", "\(result)")
         }
+        await process.stop()
     }
 
     /// We offer, the peer answers, we accept the answer.
     func offerToPeer(_ peer: String) async throws {
         let python = try #require(Self.python)
         let process = try SDPPeerProcess(python: python, script: Self.script, arguments: [peer, "answer"])
-        defer { process.stop() }
+        defer { process.kill() }
         let local = Self.local()
         let offer = SDPNegotiation.offer(local: local)
         try process.send(["offer": offer.text])
@@ -192,6 +193,7 @@ else:
         #expect(session.application != nil)
         #expect(session.localSetup == .passive || session.localSetup == .active)
         #expect(session.remoteSetup != .actpass)
+        await process.stop()
     }
 
     @Test("aiortc accepts our answer to its offer", .enabled(if: aiortcAvailable, "needs aiortc (scripts/deps.sh)"))
@@ -209,66 +211,29 @@ else:
     func chromiumAnswersOffer() async throws { try await offerToPeer("chromium") }
 }
 
-/// A python child speaking JSON lines on stdin/stdout.
-final class SDPPeerProcess: @unchecked Sendable {
-    // Only touched from the test's task and the one reading queue, one after the other.
-    private let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private var buffer: [UInt8] = []
+/// A python child speaking JSON lines on stdin/stdout, every wait bounded.
+final class SDPPeerProcess: Sendable {
+    private let child: TestChildProcess
 
-    init(python: String, script: String, arguments: [String], lifetime: TimeInterval = 60) throws {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script] + arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // However the test ends, the child does not outlive it by more than `lifetime`.
-        DispatchQueue.global().asyncAfter(deadline: .now() + lifetime) {
-            if self.process.isRunning { kill(self.process.processIdentifier, SIGTERM) }
-        }
+    init(python: String, script: String, arguments: [String], lifetime: Duration = .seconds(90)) throws {
+        child = try TestChildProcess([python, "-c", script] + arguments, lifetime: lifetime)
     }
 
     func send(_ object: [String: any Sendable]) throws {
         let data = try JSONSerialization.data(withJSONObject: object)
-        input.fileHandleForWriting.write(data + Data("\n".utf8))
+        child.write(String(decoding: data, as: UTF8.self) + "\n")
     }
 
-    /// The next line as a JSON object; nil at end of file.
+    /// The next line as a JSON object; nil at end of file or after 60 s.
     func receive() async -> [String: Any]? {
-        let line: String? = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                while true {
-                    if let newline = self.buffer.firstIndex(of: 0x0A) {
-                        let line = String(decoding: self.buffer[..<newline], as: UTF8.self)
-                        self.buffer.removeFirst(newline + 1)
-                        continuation.resume(returning: line)
-                        return
-                    }
-                    let chunk = self.output.fileHandleForReading.availableData
-                    if chunk.isEmpty {
-                        continuation.resume(returning: nil)
-                        return
-                    }
-                    self.buffer += chunk
-                }
-            }
-        }
-        guard let line, let data = line.data(using: .utf8) else { return nil }
+        guard let line = await child.readLine(timeout: .seconds(60)), let data = line.data(using: .utf8) else { return nil }
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
-    /// Closes the child's stdin and waits up to 15 s for it to exit (the Chromium script quits
-    /// its browser), then SIGTERM, then SIGKILL.
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        for signal in [0, SIGTERM, SIGKILL] {
-            if signal != 0 && process.isRunning { kill(process.processIdentifier, signal) }
-            let deadline = Date().addingTimeInterval(signal == 0 ? 15 : 5)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if !process.isRunning { break }
-        }
-        process.waitUntilExit()
-    }
+    /// Closes the child's stdin and gives it 15 s to exit (the Chromium script quits its
+    /// browser), then SIGTERM and SIGKILL to its process group.
+    func stop() async { await child.stop(grace: .seconds(15)) }
+
+    /// For `defer` on a failed test: kills the child's group at once.
+    func kill() { child.killGroup() }
 }

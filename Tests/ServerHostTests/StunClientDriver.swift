@@ -85,6 +85,10 @@ func bindingTransaction(
         }
         .bind(host: localHost, port: 0).get()
     defer { channel.close(promise: nil) }
-    let (response, transmissions) = try await promise.futureResult.get()
+    let (response, transmissions) = try await withTaskCancellationHandler {
+        try await promise.futureResult.get()
+    } onCancel: {
+        promise.fail(CancellationError())
+    }
     return (response, channel.localAddress!, transmissions)
 }

@@ -8,11 +8,29 @@ import Testing
 @testable import ServerHost
 
 /// The STUN listener over real loopback sockets, driven by our own client transaction.
-@Suite struct StunServerTests {
-    /// Runs a STUN server on loopback for the duration of `body`.
+@Suite(.timeLimit(.minutes(2))) struct StunServerTests {
+    /// Runs a STUN server on loopback for the duration of `body`. With port 0 a start-up that
+    /// fails (another test's socket took the chosen port on the second address family) is
+    /// retried on a new port; a failed start-up never leaves the test waiting.
     static func withServer<T: Sendable>(
         port: Int = 0, hosts: [String] = ["127.0.0.1", "::1"], transport: StunServer.Transport = .platformDefault,
         _ body: @Sendable (Int) async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await runServer(port: port, hosts: hosts, transport: transport, body)
+            } catch let error as ServerDidNotStart where port == 0 && attempt < 5 {
+                print("StunServerTests: start-up failed (\(error.underlying)), retrying on a new port")
+            }
+        }
+    }
+
+    struct ServerDidNotStart: Error { let underlying: (any Error)? }
+
+    private static func runServer<T: Sendable>(
+        port: Int, hosts: [String], transport: StunServer.Transport, _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
         let (bound, continuation) = AsyncStream.makeStream(of: StunServer.Bound.self)
         let server = StunServer(port: port, hosts: hosts, transport: transport, responder: .init(software: "pod-arcade-test")) {
@@ -21,9 +39,17 @@ import Testing
         }
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // However run ends, the wait for the bound port below ends with it.
+                defer { continuation.finish() }
+                try await group.run()
+            }
             var iterator = bound.makeAsyncIterator()
-            guard let ready = await iterator.next() else { throw StunClientError.timedOut(transmissions: 0) }
+            guard let ready = await iterator.next() else {
+                var failure: (any Error)?
+                do { try await tasks.waitForAll() } catch { failure = error }
+                throw ServerDidNotStart(underlying: failure)
+            }
             let result = try await body(ready.port)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -79,17 +105,26 @@ import Testing
     }
 
     @Test func theTransactionRetransmitsUntilTheServerAnswers() async throws {
-        // Find a free port, then start the server there only after the first transmission was lost.
-        let probe = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = probe.localAddress!.port!
-        try await probe.close()
-        let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        let configuration = StunClientTransaction.Configuration(initialRTO: .milliseconds(100))
-        let client = Task { try await bindingTransaction(to: server, from: "127.0.0.1", configuration: configuration) }
-        try await Task.sleep(for: .milliseconds(250))
-        let (response, _, transmissions) = try await Self.withServer(port: port, hosts: ["127.0.0.1"]) { _ in try await client.value }
-        #expect(response.messageClass == .successResponse)
-        #expect(transmissions >= 2)
+        // Find a free port, then start the server there only after the first transmission was
+        // lost. Another test may take the port in between: then the whole scenario is retried.
+        for attempt in 1...5 {
+            let probe = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            let port = probe.localAddress!.port!
+            try await probe.close()
+            let server = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+            let configuration = StunClientTransaction.Configuration(initialRTO: .milliseconds(100))
+            let client = Task { try await bindingTransaction(to: server, from: "127.0.0.1", configuration: configuration) }
+            try await Task.sleep(for: .milliseconds(250))
+            do {
+                let (response, _, transmissions) = try await Self.withServer(port: port, hosts: ["127.0.0.1"]) { _ in try await client.value }
+                #expect(response.messageClass == .successResponse)
+                #expect(transmissions >= 2)
+                return
+            } catch is ServerDidNotStart where attempt < 5 {
+                client.cancel()
+                _ = try? await client.value
+            }
+        }
     }
 
     @Test func aTransactionWithNoServerTimesOutOnSchedule() async throws {

@@ -117,8 +117,11 @@ async def offerer(args: argparse.Namespace) -> None:
         pc.addTransceiver("audio", direction="recvonly")
     channel = pc.createDataChannel("input", negotiated=True, id=0, ordered=True,
                                    protocol="pod-arcade-input-v1")
-    del channel
     tasks: list[asyncio.Task] = []
+    if args.dc_check:
+        # An in-band channel (DCEP open) beside the negotiated one; both are checked once open.
+        chat = pc.createDataChannel("chat", protocol="text")
+        tasks.append(asyncio.ensure_future(check_data_channels([channel, chat], args)))
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
@@ -172,6 +175,50 @@ async def offerer(args: argparse.Namespace) -> None:
         await pc.close()
         for task in tasks:
             task.cancel()
+
+
+def pattern(size: int, seed: int) -> bytes:
+    return bytes((i * 7 + seed) % 251 for i in range(size))
+
+
+async def check_data_channels(channels: list, args: argparse.Namespace) -> None:
+    """Against our echoing webrtc-peer: every size in order on each channel, then a burst of
+    ``args.dc_burst`` small messages on the first (the ordered ``input`` channel); prints one
+    ``dc-result`` line."""
+    inboxes = {}
+    for ch in channels:
+        inbox: asyncio.Queue = asyncio.Queue()
+        inboxes[ch.label] = inbox
+        ch.on("message", inbox.put_nowait)
+    result: dict[str, Any] = {"type": "dc-result", "channels": {}}
+    try:
+        for ch in channels:
+            while ch.readyState != "open":
+                await asyncio.sleep(0.02)
+        result["ids"] = {ch.label: ch.id for ch in channels}
+        sizes = [1, 18, 28, 16384, args.dc_max]
+        for ch in channels:
+            sent = [pattern(size, seed) for seed, size in enumerate(sizes)] + ["hello ✓", b""]
+            for message in sent:
+                ch.send(message)
+            echoed = [await asyncio.wait_for(inboxes[ch.label].get(), 20) for _ in sent]
+            result["channels"][ch.label] = {
+                "intact": echoed == sent,
+                "sizes": [len(m) for m in echoed],
+            }
+        first = channels[0]
+        burst = [f"event {i}" for i in range(args.dc_burst)]
+        started = time.monotonic()
+        for message in burst:
+            while first.bufferedAmount > 256 * 1024:
+                await asyncio.sleep(0.001)
+            first.send(message)
+        echoed = [await asyncio.wait_for(inboxes[first.label].get(), 60) for _ in burst]
+        result["burst"] = {"count": len(echoed), "in_order": echoed == burst,
+                           "seconds": round(time.monotonic() - started, 3)}
+    except Exception as error:  # reported to the test, never fatal to the peer
+        result["error"] = f"{type(error).__name__}: {error}"
+    say(**result)
 
 
 class PatternTrack(MediaStreamTrack):
@@ -265,6 +312,10 @@ def main() -> None:
     parser.add_argument("--answer", action="store_true", help="answer an offer instead of making one")
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--dc-check", action="store_true",
+                        help="offerer: open an in-band channel too and check echoed messages on both")
+    parser.add_argument("--dc-max", type=int, default=65536, help="largest message of the check")
+    parser.add_argument("--dc-burst", type=int, default=10000, help="small messages of the burst")
     args = parser.parse_args()
     asyncio.run(answerer(args) if args.answer else offerer(args))
 

@@ -54,6 +54,13 @@ public final class DataChannelTransport: Sendable {
         drain()
     }
 
+    /// Runs the drain now: after a channel was created or written from another thread, so
+    /// that what usrsctp queued leaves without waiting for its wakeup. Must run on `eventLoop`.
+    public func kick() {
+        eventLoop.preconditionInEventLoop()
+        drain()
+    }
+
     /// Aborts the association and stops the timer. Must run on `eventLoop`.
     public func close() {
         eventLoop.preconditionInEventLoop()

@@ -26,6 +26,11 @@ public final class PeerConnectionCore {
         /// Packets that could not be protected (dropped).
         public var protectFailures = 0
         public var keyframeRequests = 0
+        /// DTLS application-data records (SCTP, RFC 8261) received and sent.
+        public var applicationDataReceived = 0
+        public var applicationDataSent = 0
+        /// SCTP packets DTLS could not carry (not connected, or larger than a record).
+        public var applicationDataDropped = 0
         public init() {}
     }
 
@@ -136,6 +141,20 @@ public final class PeerConnectionCore {
             packet in protectInPlace(&packet, with: srtp, into: &batch)
         }
         batch.finish(into: &output)
+        return finish(output)
+    }
+
+    /// Sends one SCTP packet as one DTLS application-data record (RFC 8261 §5); dropped and
+    /// counted before DTLS is connected or when it does not fit a record.
+    public func sendApplicationData(_ packet: ByteBuffer, now: NIODeadline) -> PeerConnectionOutput {
+        var output = PeerConnectionOutput()
+        guard !closed else { return output }
+        do {
+            absorb(try dtls.writeApplicationData(packet, now: now), into: &output, now: now)
+            statistics.applicationDataSent += 1
+        } catch {
+            statistics.applicationDataDropped += 1
+        }
         return finish(output)
     }
 
@@ -260,6 +279,7 @@ public final class PeerConnectionCore {
                     output.events.append(.failed("SRTP could not start: \(error)"))
                 }
             case .applicationData(let data):
+                statistics.applicationDataReceived += 1
                 output.events.append(.applicationData(data))
             case .closed:
                 output.events.append(.remoteClosed)

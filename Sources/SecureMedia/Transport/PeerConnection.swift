@@ -25,6 +25,12 @@ public enum PeerConnectionEvent: Sendable, Hashable {
     case keyframeRequested(KeyframeRequestReason)
     /// Why the session failed (DTLS, SRTP or ICE).
     case failed(String)
+    /// The SCTP association over DTLS is up (RFC 8261): negotiated channels are open.
+    case dataChannelsConnected
+    /// The peer opened a channel in-band (DCEP, RFC 8832); it is open.
+    case dataChannelOpened(DataChannel)
+    /// The SCTP association ended; every channel is closed.
+    case dataChannelsClosed(SCTPCloseReason)
 }
 
 /// Why a ``PeerConnection`` could not answer an offer.
@@ -59,6 +65,11 @@ public struct PeerConnectionStatistics: Sendable {
     public var ice: IceStatistics
     /// Media packets dropped on purpose (``PeerConnection/Configuration/simulatedOutgoingLoss``).
     public var simulatedDrops: Int
+    /// SCTP packets dropped on purpose, both ways (``PeerConnection/Configuration/simulatedDataChannelLoss``).
+    public var simulatedDataChannelDrops: Int
+    /// Data-channel and SCTP counters, when the session has an application m-line.
+    public var dataChannels: DataChannelCounters?
+    public var sctp: SCTPAssociationCounters?
 }
 
 /// A WebRTC answerer (or offerer) for one browser session: ICE (``IceTransport``), DTLS-SRTP
@@ -77,10 +88,20 @@ public final class PeerConnection: @unchecked Sendable {
         /// Drops this fraction of outgoing RTP packets before they reach the socket, to test
         /// and measure loss recovery (NACK/RTX) without a lossy network. 0 in production.
         public var simulatedOutgoingLoss: Double
+        /// Drops this fraction of SCTP packets in each direction (DTLS application data), to
+        /// test SCTP's recovery. 0 in production.
+        public var simulatedDataChannelLoss: Double
+        /// Channels both sides create with a fixed id and no DCEP (RFC 8832 §6), such as Pod
+        /// Arcade's ``NegotiatedDataChannel/podArcadeInput``; made with the answer, open when
+        /// SCTP connects.
+        public var negotiatedDataChannels: [NegotiatedDataChannel]
+        /// The largest message we accept, announced as `a=max-message-size` (RFC 8841 §6).
+        public var maxMessageSize: Int
 
         public init(
             ice: IceTransportConfiguration, certificate: DTLSCertificate, mtu: Int = 1200, sendsVideo: Bool = true,
-            sendsAudio: Bool = true, simulatedOutgoingLoss: Double = 0
+            sendsAudio: Bool = true, simulatedOutgoingLoss: Double = 0, simulatedDataChannelLoss: Double = 0,
+            negotiatedDataChannels: [NegotiatedDataChannel] = [], maxMessageSize: Int = 262_144
         ) {
             self.ice = ice
             self.certificate = certificate
@@ -88,6 +109,9 @@ public final class PeerConnection: @unchecked Sendable {
             self.sendsVideo = sendsVideo
             self.sendsAudio = sendsAudio
             self.simulatedOutgoingLoss = simulatedOutgoingLoss
+            self.simulatedDataChannelLoss = simulatedDataChannelLoss
+            self.negotiatedDataChannels = negotiatedDataChannels
+            self.maxMessageSize = maxMessageSize
         }
     }
 
@@ -106,6 +130,9 @@ public final class PeerConnection: @unchecked Sendable {
     var timer: Scheduled<Void>?
     var timerDeadline: NIODeadline?
     var simulatedDrops = 0
+    var simulatedDataChannelDrops = 0
+    var sctp: DataChannelTransport?
+    let controllerBox = NIOLockedValueBox<DataChannelController?>(nil)
     var random = SystemRandomNumberGenerator()
     var iceEvents: Task<Void, Never>?
     var gatheringDone: EventLoopPromise<Void>
@@ -141,6 +168,7 @@ public final class PeerConnection: @unchecked Sendable {
         local.iceCredentials = await ice.localCredentials
         local.sendsVideo = configuration.sendsVideo
         local.sendsAudio = configuration.sendsAudio
+        local.maxMessageSize = UInt64(configuration.maxMessageSize)
         var negotiated: (answer: SDPSessionDescription, session: SDPNegotiatedSession)
         do {
             negotiated = try SDPNegotiation.answer(offer: offer, local: local)
@@ -171,6 +199,11 @@ public final class PeerConnection: @unchecked Sendable {
                 return .dtls("\(error)")
             }
             self.session = session
+            do {
+                try self.makeDataChannels(session: session, local: localParameters)
+            } catch {
+                return .cannotNegotiate("data channels: \(error)")
+            }
             return nil
         }
         let refusal: PeerConnectionError?
@@ -243,6 +276,7 @@ public final class PeerConnection: @unchecked Sendable {
     public func close() async {
         let wasOpen = (try? await eventLoop.submit { () -> Bool in
             guard self.state != .closed else { return false }
+            self.sctp?.close()
             if let core = self.core { self.handle(core.close(now: .now())) }
             self.timer?.cancel()
             self.setState(.closed)
@@ -319,15 +353,18 @@ extension PeerConnection {
                 srtpProfile = profile
                 continuation.yield(.dtlsConnected(profile))
                 updateState()
+                startDataChannels()
             case .failed(let reason):
                 continuation.yield(.failed(reason))
                 setState(.failed)
+                sctp?.close()
             case .remoteClosed:
                 setState(.closed)
+                sctp?.close()
             case .keyframeRequested(let reason):
                 continuation.yield(.keyframeRequested(reason))
-            case .applicationData:
-                break  // data channels (SCTP) are wired in with issue 6
+            case .applicationData(let packet):
+                receiveSCTP(packet)
             }
         }
         schedule(output.nextTimeout)
@@ -368,7 +405,9 @@ extension PeerConnection {
             state: state, iceState: iceState, srtpProfile: srtpProfile,
             media: core?.statistics ?? PeerConnectionCore.Statistics(), video: core?.video?.statistics,
             videoNACK: core?.video?.nackResponder.counters, audio: core?.audio?.statistics,
-            dtls: core?.dtls.statistics, ice: ice, simulatedDrops: simulatedDrops)
+            dtls: core?.dtls.statistics, ice: ice, simulatedDrops: simulatedDrops,
+            simulatedDataChannelDrops: simulatedDataChannelDrops, dataChannels: sctp?.controller.counters,
+            sctp: sctp?.controller.association.counters)
     }
 
     /// The wall clock as a 64-bit NTP timestamp (RFC 3550 §4: seconds since 1900 in 32.32).
