@@ -49,10 +49,11 @@ return out;
 """
 
 
-def negotiate(page, ours, session: str = "default") -> None:
-    """Offer from Chromium, answer from us, candidates trickled both ways."""
+def negotiate(page, ours, session: str = "default", extra_setup: str = "") -> None:
+    """Offer from Chromium, answer from us, candidates trickled both ways. ``extra_setup`` is
+    JavaScript run before the offer is made (e.g. more data channels)."""
     page.get("about:blank")
-    offer = page.module(OFFER_SCRIPT)
+    offer = page.module(OFFER_SCRIPT.replace("await window.pc.setLocalDescription", extra_setup + "\nawait window.pc.setLocalDescription", 1))
     ours.send(type="offer", session=session, sdp=offer)
     answer = ours.wait_for("answer", 20, session=session)
     page.module("await window.pc.setRemoteDescription({type: 'answer', sdp: arguments[0]});", answer["sdp"])
