@@ -220,8 +220,8 @@ func watch(_ connection: PeerConnection, id: String, received: NIODeadline, sess
     }
 }
 
-/// Reports the channel's opening and closing and sends every message back on it, in order,
-/// waiting while more than 1 MiB is queued.
+/// Reports the channel's opening and closing and sends every message back on it, in order.
+/// Sends never block: what SCTP cannot take yet waits in the channel's queue (bufferedAmount).
 func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
     let fields: [String: Any] = ["label": channel.label, "id": Int(channel.id), "protocol": channel.protocol]
     if channel.readyState == .open { output.emit("datachannel", session: id, fields.merging(["event": "open"]) { $1 }) }
@@ -235,14 +235,12 @@ func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
             }
         }
     }
-    Task {
-        for await message in channel.messages {
-            while channel.bufferedAmount > 1 << 20 { await channel.waitForBufferedAmountLow() }
-            do {
-                try channel.send(message)
-            } catch {
-                output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
-            }
+    // On the event loop, as the desktop's input sink runs: no hop to a task per message.
+    channel.setMessageHandler { message in
+        do {
+            try channel.send(message)
+        } catch {
+            output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
         }
     }
 }

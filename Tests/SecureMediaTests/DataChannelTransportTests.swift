@@ -60,5 +60,55 @@ extension UsrsctpTests {
             }.get()
             try await group.shutdownGracefully()
         }
+
+        @Test("A message handler runs on the loop in order and its replies leave in the same pass", .timeLimit(.minutes(1)))
+        func messageHandlerEcho() async throws {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let loop = group.next()
+            let toServer = Peer()
+            let toClient = Peer()
+            let clientController = try DataChannelController(role: .client, configuration: .large)
+            let serverController = try DataChannelController(role: .server, configuration: .large)
+            let client = DataChannelTransport(
+                controller: clientController, eventLoop: loop,
+                output: { packet in
+                    let target = toServer.target.withLock { $0 }
+                    loop.execute { target?.receive(packet) }
+                }, onEvent: { _ in })
+            let server = DataChannelTransport(
+                controller: serverController, eventLoop: loop,
+                output: { packet in
+                    let target = toClient.target.withLock { $0 }
+                    loop.execute { target?.receive(packet) }
+                }, onEvent: { _ in })
+            toServer.target.withLock { $0 = server }
+            toClient.target.withLock { $0 = client }
+            let a = try clientController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let b = try serverController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let offLoop = Mutex(0)
+            b.setMessageHandler { message in
+                if !loop.inEventLoop { offLoop.withLock { $0 += 1 } }
+                // Sending from inside the handler must not deadlock on the controller.
+                try? b.send(message)
+            }
+            try await loop.submit {
+                try client.start()
+                try server.start()
+            }.get()
+            var aEvents = a.events.makeAsyncIterator()
+            #expect(await aEvents.next() == .open)
+            var atA = a.messages.makeAsyncIterator()
+            let sent = (0..<500).map { DataChannelMessage.string("move \($0)") } + [.binary(ByteBuffer(repeating: 7, count: 70_000))]
+            for message in sent { try a.send(message) }
+            let echoed = await take(sent.count, from: &atA)
+            #expect(echoed == sent)
+            #expect(offLoop.withLock { $0 } == 0)
+            #expect(serverController.counters.messagesReceived == sent.count)
+            try await loop.submit {
+                client.close()
+                server.close()
+            }.get()
+            try await group.shutdownGracefully()
+        }
     }
 }

@@ -264,6 +264,11 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
+def echo(channel) -> None:
+    """Sends every message that arrives on ``channel`` back on it."""
+    channel.on("message", channel.send)
+
+
 async def answerer(args: argparse.Namespace) -> None:
     queue: asyncio.Queue[dict] = asyncio.Queue()
     reader = asyncio.ensure_future(lines(queue))
@@ -281,6 +286,10 @@ async def answerer(args: argparse.Namespace) -> None:
                     say(type="state", state=pc.connectionState)
 
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=message["sdp"], type="offer"))
+                # Data channels echo, as our webrtc-peer does (the echo benchmark's reference).
+                echo(pc.createDataChannel("input", negotiated=True, id=0, ordered=True,
+                                          protocol="pod-arcade-input-v1"))
+                pc.on("datachannel", echo)
                 for transceiver in pc.getTransceivers():
                     if transceiver.kind == "video":
                         transceiver.sender.replaceTrack(PatternTrack())

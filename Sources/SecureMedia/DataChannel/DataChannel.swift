@@ -34,6 +34,7 @@ public final class DataChannel: Sendable {
     private let messageSink: AsyncStream<DataChannelMessage>.Continuation
     private let eventSink: AsyncStream<DataChannelEvent>.Continuation
     private let state: Mutex<State>
+    private let messageHandlerBox = Mutex<(@Sendable (DataChannelMessage) -> Void)?>(nil)
     private weak let controller: DataChannelController?
 
     struct State {
@@ -150,6 +151,17 @@ public final class DataChannel: Sendable {
     func deliver(_ message: DataChannelMessage) {
         messageSink.yield(message)
     }
+
+    /// Receives this channel's messages in `handler` instead of ``messages``: called on the
+    /// transport's event loop right after the packet that completed each message, in order,
+    /// outside every lock (it may call ``send(_:)``, whose packets then leave in the same pass).
+    /// For latency-critical consumers such as the input channel: it saves the hop to a task.
+    /// Set it before the channel opens; nil goes back to ``messages``. The handler must not block.
+    public func setMessageHandler(_ handler: (@Sendable (DataChannelMessage) -> Void)?) {
+        messageHandlerBox.withLock { $0 = handler }
+    }
+
+    var messageHandler: (@Sendable (DataChannelMessage) -> Void)? { messageHandlerBox.withLock { $0 } }
 
     /// Moves to `open` (from connecting) and reports it.
     func markOpen(awaitingAck: Bool) {

@@ -37,6 +37,8 @@ public final class DataChannelController: Sendable {
         var events: [DataChannelControllerEvent] = []
         var eventIndex = 0
         var counters = DataChannelCounters()
+        /// Messages for channels with a message handler, called once the lock is released.
+        var handlerDeliveries: [(@Sendable (DataChannelMessage) -> Void, DataChannelMessage)] = []
     }
 
     /// Resets that fail this many times in a row give up and close their channels.
@@ -96,7 +98,13 @@ public final class DataChannelController: Sendable {
     /// Handles what the association reported (messages, DCEP, resets) and moves queued
     /// messages into SCTP as far as its send buffer allows.
     public func handlePendingWork() {
-        state.withLock { process(&$0) }
+        let deliveries = state.withLock { state in
+            process(&state)
+            let deliveries = state.handlerDeliveries
+            state.handlerDeliveries.removeAll()
+            return deliveries
+        }
+        for (handler, message) in deliveries { handler(message) }
     }
 
     public var counters: DataChannelCounters { state.withLock { $0.counters } }
@@ -330,7 +338,11 @@ public final class DataChannelController: Sendable {
         // User data before DATA_CHANNEL_ACK means the peer has the channel (RFC 8832 §6).
         channel.withState { $0.awaitingAck = false }
         state.counters.messagesReceived += 1
-        channel.deliver(decoded)
+        if let handler = channel.messageHandler {
+            state.handlerDeliveries.append((handler, decoded))
+        } else {
+            channel.deliver(decoded)
+        }
     }
 
     /// A piece with PPID 52 or 54 (deprecated, RFC 8831 §8): kept until the piece with 51 or 53

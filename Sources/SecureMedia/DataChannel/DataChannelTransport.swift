@@ -73,8 +73,9 @@ public final class DataChannelTransport: Sendable {
     }
 
     private func drain() {
-        controller.handlePendingWork()
         while true {
+            // Delivers to message handlers too, whose replies are polled below in this pass.
+            controller.handlePendingWork()
             var moved = false
             while let packet = controller.pollTransmit() {
                 output(packet)
