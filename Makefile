@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice bench-media fuzz-stun fuzz-mqtt fuzz-ice clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice bench-media bench-datachannel fuzz-stun fuzz-mqtt fuzz-ice clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-http  release build, then Benchmarks/http-bench.sh (ours vs nginx; memory with 1,000 WebSocket clients)"
 	@echo "make bench-ice   release build, then Benchmarks/ice-bench.py (ours vs aioice; NAT cases need root)"
 	@echo "make bench-media release build, then Benchmarks/media-bench (send path vs libsrtp) and media-offer-bench.py (offer to DTLS vs aiortc)"
+	@echo "make bench-datachannel release build, then Benchmarks/datachannel-bench.py (echo RTT and bulk, Chromium to ours vs aiortc)"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-ice    Fuzz/fuzz-ice.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
@@ -79,6 +80,10 @@ bench-media: deps
 	$(SWIFT) build -c release --product webrtc-peer
 	$(RELEASE_BIN)/media-bench Tests/interop/media/testsrc2-360p30-baseline.h264 50
 	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/media-offer-bench.py 10
+
+bench-datachannel: deps
+	$(SWIFT) build -c release --product webrtc-peer
+	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/datachannel-bench.py 2000 3
 
 fuzz-stun:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-stun.sh
