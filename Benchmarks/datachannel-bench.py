@@ -98,6 +98,32 @@ def serve_isolated_page() -> str:
 PAGE_URL = ""
 
 
+# Reference for Chromium's own share: two peer connections in the same page, the second
+# echoing on its own negotiated input channel, so both ends are Chromium (no media).
+LOOPBACK_PAIR = """
+const a = new RTCPeerConnection({iceServers: []}), b = new RTCPeerConnection({iceServers: []});
+a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+window.input = a.createDataChannel('input', {negotiated: true, id: 0, ordered: true});
+const echo = b.createDataChannel('input', {negotiated: true, id: 0, ordered: true});
+echo.onmessage = (e) => echo.send(e.data);
+await a.setLocalDescription(await a.createOffer());
+await b.setRemoteDescription(a.localDescription);
+await b.setLocalDescription(await b.createAnswer());
+await a.setRemoteDescription(b.localDescription);
+window.pair = [a, b];
+"""
+
+
+def chromium_pair(page, pings: int) -> list[float]:
+    page.get(PAGE_URL)
+    page.module(LOOPBACK_PAIR)
+    page.module(PING, 200, timeout=60)
+    rtts = page.module(PING, pings, timeout=300)
+    page.module("for (const pc of window.pair) pc.close();")
+    return rtts
+
+
 def connect(page, answerer) -> None:
     page.get(PAGE_URL)
     assert page.js("return self.crossOriginIsolated;"), "the page is not cross-origin isolated"
@@ -148,7 +174,9 @@ def main() -> None:
         ours: list[float] = []
         theirs: list[float] = []
         bulk: dict[str, list[float]] = {"ours": [], "aiortc": []}
+        chromium: list[float] = []
         try:
+            chromium = chromium_pair(page, pings)
             for _ in range(rounds):
                 for is_ours in (True, False):
                     rtts, result = session(page, tmp, is_ours, pings, bulk=True)
@@ -162,6 +190,8 @@ def main() -> None:
     for name, values in (("ours", ours), ("aiortc", theirs)):
         print(f"  {name:6} median {statistics.median(values):6.3f} ms  p99 {percentile(values, 0.99):6.3f} ms"
               f"  max {max(values):7.3f} ms  mean {statistics.fmean(values):6.3f} ms")
+    print(f"  reference, Chromium echoing to itself (both ends Chromium, no media): median"
+          f" {statistics.median(chromium):.3f} ms  p99 {percentile(chromium, 0.99):.3f} ms")
     ratio = statistics.median(ours) / statistics.median(theirs)
     print(f"  median ratio ours/aiortc {ratio:.2f} (target <= 0.5); p99 ours {percentile(ours, 0.99):.3f} ms"
           f" (target < 2 ms)")
