@@ -91,6 +91,30 @@ for profile in [SRTPProtectionProfile.aeadAES128GCM, .aes128CMHMACSHA1_80] {
         }
     }
 
+    if ProcessInfo.processInfo.environment["MEDIA_BENCH_PARTS"] != nil {
+        // Development split of ours: packetize + history only, then with SRTP in place.
+        let part = try ConnectedPair(profile: profile)
+        var seq: UInt16 = 0
+        var n = 0
+        func packetizeOnly() {
+            for (index, frame) in frames.enumerated() {
+                n += part.ours.video!.sendVideoFrame(annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq) { _ in }
+            }
+        }
+        let srtp = part.ours.srtp!
+        func packetizeProtect() {
+            for (index, frame) in frames.enumerated() {
+                n += part.ours.video!.sendVideoFrame(annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq) { packet in
+                    try? srtp.protectRTP(&packet)
+                }
+            }
+        }
+        packetizeOnly(); packetizeProtect()
+        var a = 0.0, b = 0.0
+        for _ in 0..<rounds { a += seconds(packetizeOnly); b += seconds(packetizeProtect) }
+        print("parts: packetize+history \(Int(a / Double(packetsPerRound * rounds) * 1e9)) ns/packet, + protect in place \(Int(b / Double(packetsPerRound * rounds) * 1e9)) ns/packet")
+    }
+
     // Warm up, then alternate rounds so that both see the same machine.
     baselineRound()
     oursRound()

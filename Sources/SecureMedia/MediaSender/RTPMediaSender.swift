@@ -154,11 +154,28 @@ public final class RTPMediaSender {
         emit: (inout ByteBuffer) -> Void, payload: (inout ByteBuffer) -> Void
     ) {
         scratch.clear(minimumCapacity: configuration.maxPacketSize + configuration.trailingCapacity)
-        scratch.writeBytes(template)
-        scratch.setInteger((marker ? 0x80 : 0) | configuration.payloadType, at: 1)
-        scratch.setInteger(sequenceNumber, at: 2)
-        scratch.setInteger(timestamp, at: 4)
-        stampTransport(&scratch, now: now, transportSequence: &transportSequence)
+        // The header in one write: the template, then marker and payload type, sequence
+        // number, timestamp (RFC 3550 §5.1) and the transport extensions patched in place.
+        let firstByte = (marker ? 0x80 : 0) | configuration.payloadType
+        let sequence = sequenceNumber
+        let absSendTime = absSendTimeOffset.map { ($0, RTPAbsSendTime.value(now)) }
+        let transport = transportSequenceOffset.map { ($0, transportSequence) }
+        scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: template.count) { out in
+            template.withUnsafeBytes { out.copyMemory(from: $0) }
+            out[1] = firstByte
+            out.storeBytes(of: sequence.bigEndian, toByteOffset: 2, as: UInt16.self)
+            out.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
+            if let (offset, value) = absSendTime {
+                out[offset] = UInt8(truncatingIfNeeded: value >> 16)
+                out[offset + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                out[offset + 2] = UInt8(truncatingIfNeeded: value)
+            }
+            if let (offset, value) = transport {
+                out.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
+            }
+            return template.count
+        }
+        if transport != nil { transportSequence &+= 1 }
         payload(&scratch)
         nackResponder.history.store(scratch, sequenceNumber: sequenceNumber, now: now)
         statistics.packetsSent &+= 1

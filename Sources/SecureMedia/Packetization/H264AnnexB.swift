@@ -1,5 +1,9 @@
 public import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// H.264 NAL unit types (ITU-T H.264 Table 7-1) and RTP payload structure types (RFC 6184
 /// §5.2) that the packetizers act on.
 public enum H264NALType {
@@ -30,25 +34,23 @@ public enum H264AnnexB {
     public static func forEachNALUnit(in bytes: UnsafeRawBufferPointer, _ body: (Range<Int>) -> Void) {
         let n = bytes.count
         var unitStart = -1
-        var i = 0
         @inline(__always) func close(_ end: Int) {
             guard unitStart >= 0 else { return }
             var e = end
             while e > unitStart && bytes[e - 1] == 0 { e -= 1 }
             if e > unitStart { body(unitStart..<e) }
         }
-        // Look at the third byte of each window first: anything above 1 lets us skip 3.
-        while i + 2 < n {
-            let third = bytes[i + 2]
-            if third > 1 {
-                i += 3
-            } else if third == 1 && bytes[i] == 0 && bytes[i + 1] == 0 {
-                close(i)
-                unitStart = i + 3
-                i += 3
-            } else {
-                i += 1
+        // A start code ends in 01: let memchr (vectorised in libc) find each 01 byte, then look
+        // at the two bytes before it. Compressed slice data holds a 01 byte about once in 256.
+        guard let base = bytes.baseAddress else { return }
+        var i = 2
+        while i < n, let found = memchr(base + i, 1, n - i) {
+            let j = base.distance(to: UnsafeRawPointer(found))
+            if bytes[j - 1] == 0 && bytes[j - 2] == 0 {
+                close(j - 2)
+                unitStart = j + 1
             }
+            i = j + 1
         }
         close(n)
     }

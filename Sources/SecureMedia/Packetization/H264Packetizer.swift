@@ -127,10 +127,9 @@ public struct H264Packetizer: Sendable {
                     let start = k == 0
                     let end = k == count - 1
                     let from = at
+                    let header = (start ? 0x80 : 0) | (end ? 0x40 : 0) | type
                     emit(isLastUnit && end) { buffer in
-                        buffer.writeInteger(indicator)
-                        buffer.writeInteger((start ? 0x80 : 0) | (end ? 0x40 : 0) | type)
-                        write(unit, raw, from: from, count: fragment, into: &buffer)
+                        writeFragment(unit, raw, indicator: indicator, header: header, from: from, count: fragment, into: &buffer)
                     }
                     at += fragment
                     emitted += 1
@@ -193,6 +192,26 @@ public struct H264Packetizer: Sendable {
     private func isParameterSet(_ unit: Unit, _ raw: UnsafeRawBufferPointer) -> Bool {
         let type = H264NALType.of(firstByte(unit, raw))
         return type == H264NALType.sps || type == H264NALType.pps
+    }
+
+    /// FU indicator, FU header and the fragment in one write into the packet.
+    private func writeFragment(
+        _ unit: Unit, _ raw: UnsafeRawBufferPointer, indicator: UInt8, header: UInt8, from: Int, count: Int,
+        into buffer: inout ByteBuffer
+    ) {
+        guard case .frame(let range) = unit else {
+            buffer.writeInteger(indicator)
+            buffer.writeInteger(header)
+            write(unit, raw, from: from, count: count, into: &buffer)
+            return
+        }
+        let source = UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound + from)..<(range.lowerBound + from + count)])
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count + 2) { out in
+            out[0] = indicator
+            out[1] = header
+            UnsafeMutableRawBufferPointer(rebasing: out[2..<(count + 2)]).copyMemory(from: source)
+            return count + 2
+        }
     }
 
     private func write(_ unit: Unit, _ raw: UnsafeRawBufferPointer, from: Int, count: Int, into buffer: inout ByteBuffer) {

@@ -42,6 +42,9 @@ public final class PeerConnectionCore {
     public let audio: RTPMediaSender?
     /// The transport-wide sequence counter shared by the tracks (transport-cc).
     private var transportSequence: UInt16
+    /// The buffer the packets of one frame are protected into, reused from frame to frame
+    /// once the transport has let go of the previous frame's datagrams.
+    private var batch = PacketBatch(capacity: 4096)
     private var started = false
     private var closed = false
 
@@ -121,11 +124,12 @@ public final class PeerConnectionCore {
             if self.video != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
-        var batch = PacketBatch(capacity: annexB.readableBytes + 256)
+        var batch = takeBatch(capacity: annexB.readableBytes + 256)
         video.sendVideoFrame(annexB: annexB, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
             packet in protectInPlace(&packet, with: srtp, into: &batch)
         }
         batch.finish(into: &output)
+        swap(&batch, &self.batch)
         return finish(output)
     }
 
@@ -136,11 +140,12 @@ public final class PeerConnectionCore {
             if self.audio != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
-        var batch = PacketBatch(capacity: opus.readableBytes + 256)
+        var batch = takeBatch(capacity: opus.readableBytes + 256)
         audio.sendAudioFrame(opus: opus, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
             packet in protectInPlace(&packet, with: srtp, into: &batch)
         }
         batch.finish(into: &output)
+        swap(&batch, &self.batch)
         return finish(output)
     }
 
@@ -233,6 +238,14 @@ public final class PeerConnectionCore {
     }
 
     private enum MediaKind { case video, audio }
+
+    /// The reusable batch, emptied, moved out of `self` so that the closures above own it alone.
+    private func takeBatch(capacity: Int) -> PacketBatch {
+        var batch = PacketBatch.placeholder
+        swap(&batch, &self.batch)
+        batch.reset(minimumCapacity: capacity)
+        return batch
+    }
 
     /// The send path's hot loop: the sender's packet buffer (already copied into its NACK
     /// history) is protected where it lies and appended to the frame's batch, so a frame costs
@@ -337,6 +350,16 @@ struct PacketBatch {
     init(capacity: Int) {
         storage = ByteBufferAllocator().buffer(capacity: capacity)
         lengths.reserveCapacity(8)
+    }
+
+    /// Stands in for the core's batch while a frame uses it; never written.
+    static let placeholder = PacketBatch(capacity: 0)
+
+    /// Empties the batch, keeping its storage when nothing else holds it (the datagrams of the
+    /// previous frame are gone), else taking fresh storage.
+    mutating func reset(minimumCapacity: Int) {
+        storage.clear(minimumCapacity: minimumCapacity)
+        lengths.removeAll(keepingCapacity: true)
     }
 
     mutating func append(_ packet: inout ByteBuffer) {

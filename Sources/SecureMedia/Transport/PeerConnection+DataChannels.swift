@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import NIOConcurrencyHelpers
 
 /// A channel both sides create with the same id and no DCEP open (RFC 8832 §6, W3C
