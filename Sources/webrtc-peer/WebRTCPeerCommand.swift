@@ -70,6 +70,7 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
             }
         }
         let certificate = try DTLSCertificate.shared()
+        SRTPSession.prepareLibrary()
         let mux = port == 0 ? nil : try await UDPMux.bind(port: port, ipv6: !noIPv6)
         let configuration = PeerConnection.Configuration(
             ice: IceTransportConfiguration(

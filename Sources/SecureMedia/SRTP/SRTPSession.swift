@@ -1,4 +1,7 @@
 import CSRTP
+#if canImport(Glibc)
+import Glibc
+#endif
 public import NIOCore
 
 /// SRTP and SRTCP protection (RFC 3711, RFC 7714) for one peer connection, with libsrtp2.
@@ -86,6 +89,12 @@ public final class SRTPSession: @unchecked Sendable {
         self.outbound = outbound
         self.inbound = inbound
     }
+
+    /// Initialises libsrtp (and loads NSS's modules, see `srtpLibraryStatus`) now rather than
+    /// when the first session's DTLS connects. Hosts call it at start-up; later calls are free.
+    /// - Returns: false if libsrtp could not be initialised (sessions will then fail to start).
+    @discardableResult
+    public static func prepareLibrary() -> Bool { srtpLibraryStatus == 0 }
 
     deinit {
         srtp_dealloc(outbound)
@@ -240,4 +249,18 @@ public final class SRTPSession: @unchecked Sendable {
 }
 
 /// srtp_init() runs once per process, on first use (global initialisers are atomic).
-private let srtpLibraryStatus: Int32 = Int32(bitPattern: srtp_init().rawValue)
+///
+/// Debian builds libsrtp against NSS, whose backend opens an NSS context for every cipher it
+/// allocates (also the short-lived ones of the key derivation), and NSS loads its softoken
+/// module for each context and unloads it when the context closes: each session's
+/// `srtp_create` opened and relocated softokn3, freebl and sqlite about fourteen times, some
+/// 50 ms on the event loop between DTLS connecting and media flowing. Loading them once here
+/// with RTLD_NODELETE keeps them mapped, so NSS's later loads only count references; NSS still
+/// initialises its softoken once per context (about a millisecond each), which we cannot avoid
+/// from outside libsrtp. (Keeping one libsrtp session alive for the process does not help.)
+private let srtpLibraryStatus: Int32 = {
+    for library in ["libsqlite3.so.0", "libfreeblpriv3.so", "libsoftokn3.so"] {
+        _ = dlopen(library, RTLD_NOW | RTLD_NODELETE)
+    }
+    return Int32(bitPattern: srtp_init().rawValue)
+}()

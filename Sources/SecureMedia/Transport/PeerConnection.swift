@@ -155,8 +155,9 @@ public final class PeerConnection: @unchecked Sendable {
 
     /// Answers a browser's offer (JSEP, RFC 8829 §5.3.1): negotiates, starts ICE with the
     /// offer's credentials and candidates, and returns our answer.
-    /// - Parameter waitForGathering: gather every candidate first and put them in the answer
-    ///   (for peers that do not trickle); otherwise candidates follow as events.
+    /// - Parameter waitForGathering: gather every candidate first and put them in the answer;
+    ///   otherwise candidates follow as events. An offer without `a=ice-options:trickle`
+    ///   always gets the gathered candidates in its answer.
     public func answer(offer text: String, waitForGathering: Bool = false) async throws(PeerConnectionError) -> String {
         let offer: SDPSessionDescription
         do {
@@ -224,7 +225,9 @@ public final class PeerConnection: @unchecked Sendable {
         } catch {
             throw .cannotNegotiate("no socket for ICE: \(error)")
         }
-        if waitForGathering {
+        // RFC 8838 §4: candidates are trickled only to a peer that announced
+        // `a=ice-options:trickle`; one that did not (aiortc) gets them all in the answer.
+        if waitForGathering || !session.remoteTrickle {
             try? await gatheringDone.futureResult.get()
             local.candidates = (try? await eventLoop.submit { self.localCandidates }.get()) ?? []
             local.gatheringComplete = true
