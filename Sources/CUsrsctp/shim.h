@@ -29,7 +29,7 @@ static inline int pa_sctp_configure(struct socket *sock,
                                     uint16_t outbound_streams, uint16_t inbound_streams,
                                     uint32_t rto_initial_ms, uint32_t rto_min_ms, uint32_t rto_max_ms,
                                     uint32_t path_mtu, uint32_t sack_delay_ms,
-                                    int send_buffer, int receive_buffer) {
+                                    int send_buffer, int receive_buffer, uint16_t max_retransmissions) {
     int on = 1;
     // 1: non-blocking, so that sends never wait (EWOULDBLOCK becomes back-pressure).
     if (usrsctp_set_non_blocking(sock, 1) != 0) return 1;
@@ -65,6 +65,11 @@ static inline int pa_sctp_configure(struct socket *sock,
     params.spp_assoc_id = SCTP_FUTURE_ASSOC;
     params.spp_flags = SPP_PMTUD_DISABLE;
     params.spp_pathmtu = path_mtu;
+    // Path.Max.Retrans equal to Association.Max.Retrans (step 13): with one path, a larger
+    // association limit would leave the path inactive while the association lives on, and
+    // usrsctp sends no data to an inactive path until a heartbeat (30 s) revives it (the note
+    // in RFC 4960 §8.2).
+    params.spp_pathmaxrxt = max_retransmissions;
     if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &params, sizeof params) != 0) return 8;
     // 9: delayed SACK time (RFC 4960 §6.2), every second packet still acknowledged at once.
     struct sctp_sack_info sack;
@@ -81,7 +86,14 @@ static inline int pa_sctp_configure(struct socket *sock,
     // the same stream in between; keeping whole messages whole avoids that interleaving.
     uint32_t pd_point = (uint32_t)receive_buffer;
     if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &pd_point, sizeof pd_point) != 0) return 12;
-    // 13..: notifications we act on.
+    // 13: Association.Max.Retrans (RFC 4960 §8.1): consecutive timeouts before the peer is
+    // declared unreachable and the association aborts.
+    struct sctp_assocparams assoc;
+    memset(&assoc, 0, sizeof assoc);
+    assoc.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
+    assoc.sasoc_asocmaxrxt = max_retransmissions;
+    if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_ASSOCINFO, &assoc, sizeof assoc) != 0) return 13;
+    // 14..: notifications we act on.
     const uint16_t events[] = {
         SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_SEND_FAILED_EVENT,
         SCTP_STREAM_CHANGE_EVENT, SCTP_REMOTE_ERROR, SCTP_PARTIAL_DELIVERY_EVENT,
@@ -92,7 +104,7 @@ static inline int pa_sctp_configure(struct socket *sock,
         event.se_assoc_id = SCTP_ALL_ASSOC;
         event.se_type = events[i];
         event.se_on = 1;
-        if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_EVENT, &event, sizeof event) != 0) return 13 + (int)i;
+        if (usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_EVENT, &event, sizeof event) != 0) return 14 + (int)i;
     }
     return 0;
 }
@@ -215,6 +227,36 @@ static inline int pa_sctp_parse_notification(const void *data, size_t length, pa
     default:
         return 0;
     }
+}
+
+/// What SCTP_STATUS (RFC 6458 §8.2.1) reports about the association and its primary path.
+typedef struct {
+    int32_t state;          // sstat_state (SCTP_ESTABLISHED, ...)
+    uint32_t peer_rwnd;     // sstat_rwnd: the peer's advertised receive window
+    uint16_t unacked;       // sstat_unackdata: chunks sent and not yet acknowledged
+    uint16_t pending;       // sstat_penddata: chunks waiting to be sent
+    uint32_t cwnd;          // spinfo_cwnd of the primary path
+    uint32_t srtt;          // spinfo_srtt (ms)
+    uint32_t rto;           // spinfo_rto (ms)
+    int32_t path_state;     // spinfo_state (SCTP_ACTIVE, SCTP_INACTIVE, ...)
+} pa_sctp_status;
+
+/// Reads SCTP_STATUS. 0 or -1 (errno).
+static inline int pa_sctp_get_status(struct socket *sock, pa_sctp_status *out) {
+    memset(out, 0, sizeof *out);
+    struct sctp_status status;
+    memset(&status, 0, sizeof status);
+    socklen_t length = (socklen_t)sizeof status;
+    if (usrsctp_getsockopt(sock, IPPROTO_SCTP, SCTP_STATUS, &status, &length) != 0) return -1;
+    out->state = status.sstat_state;
+    out->peer_rwnd = status.sstat_rwnd;
+    out->unacked = status.sstat_unackdata;
+    out->pending = status.sstat_penddata;
+    out->cwnd = status.sstat_primary.spinfo_cwnd;
+    out->srtt = status.sstat_primary.spinfo_srtt;
+    out->rto = status.sstat_primary.spinfo_rto;
+    out->path_state = status.sstat_primary.spinfo_state;
+    return 0;
 }
 
 #endif

@@ -78,7 +78,10 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                 hostAddresses: HostAddressSelection(includeLoopback: loopback, includeIPv6: !noIPv6),
                 interfaceAddresses: pinned),
             certificate: certificate, simulatedOutgoingLoss: dropOutgoing, simulatedDataChannelLoss: dropSCTP,
-            negotiatedDataChannels: [.podArcadeInput])
+            negotiatedDataChannels: [.podArcadeInput],
+            // Channels the peer opens echo from their first message, which may share a packet
+            // with the open.
+            peerChannelMessageHandler: { channel, message in try? channel.send(message) })
         let sessions = Sessions()
         let media = Task {
             await stream(
@@ -134,7 +137,23 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                     output.emit("error", session: id, ["message": "no such session"])
                     continue
                 }
-                output.emit("stats", session: id, flatten(await session.connection.statistics))
+                var fields = flatten(await session.connection.statistics)
+                if let controller = session.connection.dataChannelController {
+                    if let next = controller.nextTimeout() {
+                        fields["sctp_next_timeout_ms"] = Double((next - .now()).nanoseconds) / 1e6
+                    }
+                    if let status = controller.association.transportStatus {
+                        fields["sctp_state"] = Int(status.state)
+                        fields["sctp_peer_rwnd"] = Int(status.peerReceiveWindow)
+                        fields["sctp_unacked"] = Int(status.unacknowledgedChunks)
+                        fields["sctp_pending"] = Int(status.pendingChunks)
+                        fields["sctp_cwnd"] = Int(status.congestionWindow)
+                        fields["sctp_srtt_ms"] = Int(status.smoothedRTTMilliseconds)
+                        fields["sctp_rto_ms"] = Int(status.retransmissionTimeoutMilliseconds)
+                        fields["sctp_path_active"] = status.pathActive
+                    }
+                }
+                output.emit("stats", session: id, fields)
             case "close-session":
                 if let session = sessions.remove(id) { await session.connection.close() }
             case "close":
@@ -237,6 +256,8 @@ func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
         }
     }
     // On the event loop, as the desktop's input sink runs: no hop to a task per message.
+    // Channels the peer opened have theirs from the configuration already.
+    guard channel.negotiated else { return }
     channel.setMessageHandler { message in
         do {
             try channel.send(message)
@@ -319,6 +340,12 @@ func flatten(_ stats: PeerConnectionStatistics) -> [String: Any] {
         fields["dc_unknown_ppids"] = channels.unknownPPIDs
     }
     fields["sctp_dropped_simulated"] = stats.simulatedDataChannelDrops
+    if let sctp = stats.sctp {
+        fields["sctp_packets_sent"] = sctp.packetsSent
+        fields["sctp_packets_received"] = sctp.packetsReceived
+        fields["sctp_malformed_dropped"] = sctp.malformedPacketsDropped
+        fields["sctp_sends_blocked"] = sctp.sendsBlocked
+    }
     fields["dtls_app_received"] = stats.media.applicationDataReceived
     fields["dtls_app_sent"] = stats.media.applicationDataSent
     fields["dtls_app_dropped"] = stats.media.applicationDataDropped

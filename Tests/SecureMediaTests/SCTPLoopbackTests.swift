@@ -419,6 +419,48 @@ extension UsrsctpTests {
             #expect(ticks == (0..<sentToD).map { DataChannelMessage.string("tick \($0)") })
         }
 
+        @Test("A peer silent for four seconds (six timeouts) gets the queued messages once it answers again, not after a heartbeat 30 s later")
+        func quietPeerRecovers() async throws {
+            let pair = try SCTPPair()
+            let a = try pair.client.createDataChannel(label: "input", negotiatedID: 0)
+            let b = try pair.server.createDataChannel(label: "input", negotiatedID: 0)
+            try pair.establish()
+            var atB = b.messages.makeAsyncIterator()
+            // Every packet is lost for four simulated seconds: with RTO.Min 50 ms the T3 timer
+            // expires six times (50 ms doubling), more than usrsctp's default Path.Max.Retrans
+            // of 5, which would leave the only path inactive (RFC 4960 §8.2).
+            pair.lossRate = 1.0
+            let count = 1000
+            for index in 0..<count { try a.send("event \(index)") }
+            pair.run(until: { false }, limit: .seconds(4))
+            #expect(!pair.client.association.isClosed)
+            pair.lossRate = 0
+            let delivered = pair.run(until: { pair.server.counters.messagesReceived == count }, limit: .seconds(5))
+            #expect(delivered, "\(pair.server.counters.messagesReceived) of \(count) arrived within 5 s; status \(String(describing: pair.client.association.transportStatus))")
+            #expect(pair.client.association.transportStatus?.pathActive == true)
+            let received = await take(pair.server.counters.messagesReceived, from: &atB)
+            #expect(received == (0..<received.count).map { DataChannelMessage.string("event \($0)") })
+        }
+
+        @Test("The peer-channel handler sees every message of an in-band channel, including those sent right behind its open")
+        func peerChannelHandlerEchoes() async throws {
+            let pair = try SCTPPair()
+            let seen = Mutex<[String]>([])
+            pair.server.setPeerChannelMessageHandler { channel, message in
+                if case .string(let text) = message { seen.withLock { $0.append("\(channel.label):\(text)") } }
+                try? channel.send(message)
+            }
+            try pair.establish()
+            let chat = try pair.client.createDataChannel(label: "chat")
+            // Queued before the open is even sent: they leave in the same packets as the open.
+            for index in 0..<5 { try chat.send("m\(index)") }
+            var atClient = chat.messages.makeAsyncIterator()
+            #expect(pair.run(until: { pair.client.counters.messagesReceived == 5 }, limit: .seconds(10)))
+            let echoed = await take(5, from: &atClient)
+            #expect(echoed == (0..<5).map { DataChannelMessage.string("m\($0)") })
+            #expect(seen.withLock { $0 } == (0..<5).map { "chat:m\($0)" })
+        }
+
         @Test("waitForBufferedAmountLow returns when its task is cancelled")
         func cancelledWait() async throws {
             let pair = try SCTPPair()

@@ -213,9 +213,27 @@ async def check_data_channels(channels: list, args: argparse.Namespace) -> None:
             while first.bufferedAmount > 256 * 1024:
                 await asyncio.sleep(0.001)
             first.send(message)
-        echoed = [await asyncio.wait_for(inboxes[first.label].get(), 60) for _ in burst]
-        result["burst"] = {"count": len(echoed), "in_order": echoed == burst,
-                           "seconds": round(time.monotonic() - started, 3)}
+        echoed = []
+        deadline = time.monotonic() + args.dc_burst_seconds
+        try:
+            while len(echoed) < len(burst):
+                echoed.append(await asyncio.wait_for(inboxes[first.label].get(),
+                                                     max(0.01, deadline - time.monotonic())))
+        except asyncio.TimeoutError:
+            pass
+        if len(echoed) < len(burst):
+            sctp = first.transport
+            result["sctp_state"] = {
+                "last_received_tsn": getattr(sctp, "_last_received_tsn", None),
+                "streams": {sid: [len(st.reassembly), st.sequence_number,
+                                  [(c.tsn, c.stream_seq, c.flags) for c in st.reassembly[:3]]]
+                            for sid, st in getattr(sctp, "_inbound_streams", {}).items()},
+                "rwnd": getattr(sctp, "_advertised_rwnd", None),
+                "sack_misordered": len(getattr(sctp, "_sack_misordered", [])),
+            }
+        result["burst"] = {"count": len(echoed), "in_order": echoed == burst[:len(echoed)],
+                           "seconds": round(time.monotonic() - started, 3),
+                           "buffered_amount": first.bufferedAmount}
     except Exception as error:  # reported to the test, never fatal to the peer
         result["error"] = f"{type(error).__name__}: {error}"
     say(**result)
@@ -325,6 +343,7 @@ def main() -> None:
                         help="offerer: open an in-band channel too and check echoed messages on both")
     parser.add_argument("--dc-max", type=int, default=65536, help="largest message of the check")
     parser.add_argument("--dc-burst", type=int, default=10000, help="small messages of the burst")
+    parser.add_argument("--dc-burst-seconds", type=float, default=40, help="how long to wait for the burst's echoes")
     args = parser.parse_args()
     asyncio.run(answerer(args) if args.answer else offerer(args))
 

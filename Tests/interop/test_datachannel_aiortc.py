@@ -14,13 +14,17 @@ import pytest
 from media_helpers import connect_aiortc_offerer, start_aiortc, start_webrtc_peer
 
 
-def dc_result(peer, timeout: float) -> dict:
+def dc_result(peer, ours, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         message = peer.next(0.5)
         if message and message.get("type") == "dc-result":
             return message
-    raise AssertionError(f"aiortc reported no data-channel result; log: {peer.log_tail()}")
+    ours.send(type="stats", session="default")
+    ours.wait_for("stats", 5, session="default")
+    theirs_lines = [m for m in peer.seen if m.get("type") not in ("media", "offer")][-8:] + [m for m in peer.seen if m.get("type") == "media"][-1:]
+    ours_lines = [{k: v for k, v in m.items() if k != "sdp"} for m in ours.seen if m.get("type") not in ("candidate",)][-14:]
+    raise AssertionError(f"aiortc reported no data-channel result; aiortc: {theirs_lines}; ours: {ours_lines}")
 
 
 @pytest.mark.parametrize("loss", [0.0, 0.05], ids=["no-loss", "5pct-loss"])
@@ -31,8 +35,18 @@ def test_aiortc_channels_echo_every_size_and_10000_in_order(tmp_path: Path, loss
         answer = connect_aiortc_offerer(theirs, ours)
         assert "m=application" in answer["sdp"] and "a=sctp-port:5000" in answer["sdp"]
         ours.wait_for("sctp", 20, session="default", state="connected")
-        result = dc_result(theirs, 120 if loss else 60)
+        result = dc_result(theirs, ours, 120 if loss else 60)
         assert "error" not in result, result
+        if result["burst"]["count"] != 10000:
+            snapshots = []
+            for _ in range(6):
+                ours.send(type="stats", session="default")
+                line = None
+                while line is None or line.get("type") != "stats":
+                    line = ours.next(5)
+                snapshots.append({k: v for k, v in line.items() if k.startswith(("sctp", "dtls_app"))})
+                time.sleep(2)
+            raise AssertionError(f"burst stalled: {result['burst']}; aiortc: {result.get('sctp_state')}; ours: {snapshots}")
         # We answer setup:active, so we are the DTLS client and aiortc the server: its in-band
         # channel takes an odd stream id (RFC 8832 §6).
         assert result["ids"]["input"] == 0 and result["ids"]["chat"] % 2 == 1, result["ids"]

@@ -15,6 +15,7 @@ public final class DataChannelController: Sendable {
     public let association: SCTPAssociation
     public var role: SCTPAssociation.Role { association.role }
     private let state: Mutex<State>
+    private let peerChannelHandler = Mutex<(@Sendable (DataChannel, DataChannelMessage) -> Void)?>(nil)
 
     private struct Outgoing {
         enum Kind {
@@ -50,6 +51,13 @@ public final class DataChannelController: Sendable {
     public init(role: SCTPAssociation.Role, configuration: SCTPAssociationConfiguration = .init()) throws(SCTPError) {
         self.association = try SCTPAssociation(role: role, configuration: configuration)
         self.state = Mutex(State())
+    }
+
+    /// A message handler (see ``DataChannel/setMessageHandler(_:)``) for every channel the peer
+    /// opens in-band, installed when its DATA_CHANNEL_OPEN is handled, so that no message that
+    /// follows the open in the same packet can miss it. Set it before the association starts.
+    public func setPeerChannelMessageHandler(_ handler: (@Sendable (DataChannel, DataChannelMessage) -> Void)?) {
+        peerChannelHandler.withLock { $0 = handler }
     }
 
     /// See ``SCTPAssociation/setWakeup(_:)``: it must only schedule ``handlePendingWork()``
@@ -397,6 +405,11 @@ public final class DataChannelController: Sendable {
             let channel = DataChannel(
                 id: streamID, label: open.label, protocol: open.protocol, reliability: open.reliability,
                 priority: open.priority, negotiated: false, controller: self)
+            if let handler = peerChannelHandler.withLock({ $0 }) {
+                channel.setMessageHandler { [weak channel] message in
+                    if let channel { handler(channel, message) }
+                }
+            }
             state.channels[streamID] = channel
             state.counters.channelsOpened += 1
             state.queue.append(Outgoing(channel: channel, kind: .dcep(DCEPMessage.ack.encoded)))

@@ -102,14 +102,15 @@ public final class SCTPAssociation: Sendable {
             milliseconds(configuration.rtoInitial), milliseconds(configuration.rtoMin),
             milliseconds(configuration.rtoMax), configuration.pathMTU,
             milliseconds(configuration.delayedAck),
-            Int32(clamping: configuration.sendBufferSize), Int32(clamping: Self.receiveBuffer(for: configuration)))
+            Int32(clamping: configuration.sendBufferSize), Int32(clamping: Self.receiveBuffer(for: configuration)),
+            configuration.maxRetransmissions)
         if step != 0 {
             let names = [
                 "non-blocking", "SO_LINGER", "SCTP_NODELAY", "SCTP_ENABLE_STREAM_RESET",
                 "SCTP_RECVRCVINFO", "SCTP_INITMSG", "SCTP_RTOINFO", "SCTP_PEER_ADDR_PARAMS",
-                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF", "SCTP_PARTIAL_DELIVERY_POINT",
+                "SCTP_DELAYED_SACK", "SO_SNDBUF", "SO_RCVBUF", "SCTP_PARTIAL_DELIVERY_POINT", "SCTP_ASSOCINFO",
             ]
-            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 13)]"
+            let name = Int(step) <= names.count ? names[Int(step) - 1] : "SCTP_EVENT[\(Int(step) - 14)]"
             let code = errno
             usrsctp_close(socket)
             usrsctp_deregister_address(address)
@@ -257,6 +258,15 @@ public final class SCTPAssociation: Sendable {
     }
 
     public var counters: SCTPAssociationCounters { state.withLock { $0.counters } }
+
+    /// Runs `body` with the socket under the state lock (no callbacks may re-enter), or
+    /// returns nil when the association is closed.
+    func withSocket<T: Sendable>(_ body: (OpaquePointer) -> T?) -> T? {
+        state.withLock { state in
+            guard let socket = state.socket, state.phase != .closed else { return nil }
+            return body(socket)
+        }
+    }
 
     /// Sends one whole message.
     ///

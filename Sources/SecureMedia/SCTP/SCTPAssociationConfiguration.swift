@@ -26,8 +26,17 @@ public struct SCTPAssociationConfiguration: Sendable, Hashable {
     /// what recovers a lost keypress.
     public var rtoMin: TimeAmount = .milliseconds(50)
     /// RTO.Max (RFC 4960: 60 s). 3 s: after that the game is unplayable anyway, and the
-    /// association fails sooner (Association.Max.Retrans = 10) when the peer vanished.
+    /// association fails sooner (``maxRetransmissions``) when the peer vanished.
     public var rtoMax: TimeAmount = .milliseconds(3000)
+    /// Association.Max.Retrans and Path.Max.Retrans (RFC 4960 §8.1, §8.2; defaults 10 and 5):
+    /// consecutive retransmission timeouts before the peer is declared unreachable and the
+    /// association aborts — about 15 s of silence with the RTOs above. Both are set to this
+    /// one value: with a single path (RFC 8831 §6.1), a path limit below the association's
+    /// marks the path inactive while the association lives on, and usrsctp then sends no data
+    /// until a heartbeat, 30 s later, revives the path (the note at the end of RFC 4960 §8.2).
+    /// A peer that was only busy for a second or two (a slow receiver under load) must not
+    /// stall the channel for half a minute.
+    public var maxRetransmissions: UInt16 = 10
     /// The SCTP packet size. Packets travel in DTLS records inside UDP (RFC 8261 §5); 1200
     /// leaves room for DTLS (up to ~80 bytes), UDP, IPv6 and TURN headers under a 1280-byte
     /// minimum IPv6 MTU. Path MTU discovery is off.

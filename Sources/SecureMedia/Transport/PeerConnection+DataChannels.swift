@@ -86,6 +86,7 @@ extension PeerConnection {
         sctpConfiguration.pathMTU = UInt32(max(512, configuration.mtu - 80))
         let role: SCTPAssociation.Role = session.localDTLSRole == .client ? .client : .server
         let controller = try DataChannelController(role: role, configuration: sctpConfiguration)
+        controller.setPeerChannelMessageHandler(configuration.peerChannelMessageHandler)
         for negotiated in configuration.negotiatedDataChannels {
             _ = try controller.createDataChannel(
                 label: negotiated.label, protocol: negotiated.protocol, reliability: negotiated.reliability,

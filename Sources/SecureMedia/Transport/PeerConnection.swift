@@ -97,11 +97,16 @@ public final class PeerConnection: @unchecked Sendable {
         public var negotiatedDataChannels: [NegotiatedDataChannel]
         /// The largest message we accept, announced as `a=max-message-size` (RFC 8841 §6).
         public var maxMessageSize: Int
+        /// Receives the messages of every channel the peer opens in-band, on the event loop,
+        /// from its first message on (``DataChannelController/setPeerChannelMessageHandler(_:)``);
+        /// nil leaves them on ``DataChannel/messages``.
+        public var peerChannelMessageHandler: (@Sendable (DataChannel, DataChannelMessage) -> Void)?
 
         public init(
             ice: IceTransportConfiguration, certificate: DTLSCertificate, mtu: Int = 1200, sendsVideo: Bool = true,
             sendsAudio: Bool = true, simulatedOutgoingLoss: Double = 0, simulatedDataChannelLoss: Double = 0,
-            negotiatedDataChannels: [NegotiatedDataChannel] = [], maxMessageSize: Int = 262_144
+            negotiatedDataChannels: [NegotiatedDataChannel] = [], maxMessageSize: Int = 262_144,
+            peerChannelMessageHandler: (@Sendable (DataChannel, DataChannelMessage) -> Void)? = nil
         ) {
             self.ice = ice
             self.certificate = certificate
@@ -112,6 +117,7 @@ public final class PeerConnection: @unchecked Sendable {
             self.simulatedDataChannelLoss = simulatedDataChannelLoss
             self.negotiatedDataChannels = negotiatedDataChannels
             self.maxMessageSize = maxMessageSize
+            self.peerChannelMessageHandler = peerChannelMessageHandler
         }
     }
 
