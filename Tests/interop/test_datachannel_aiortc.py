@@ -20,8 +20,11 @@ def dc_result(peer, ours, timeout: float) -> dict:
         message = peer.next(0.5)
         if message and message.get("type") == "dc-result":
             return message
-    ours.send(type="stats", session="default")
-    ours.wait_for("stats", 5, session="default")
+    try:
+        ours.send(type="stats", session="default")
+        ours.wait_for("stats", 5, session="default")
+    except Exception as error:  # the report below is what matters
+        print(f"no stats from webrtc-peer: {error}")
     theirs_lines = [m for m in peer.seen if m.get("type") not in ("media", "offer")][-8:] + [m for m in peer.seen if m.get("type") == "media"][-1:]
     ours_lines = [{k: v for k, v in m.items() if k != "sdp"} for m in ours.seen if m.get("type") not in ("candidate",)][-14:]
     raise AssertionError(f"aiortc reported no data-channel result; aiortc: {theirs_lines}; ours: {ours_lines}")
@@ -42,8 +45,12 @@ def test_aiortc_channels_echo_every_size_and_10000_in_order(tmp_path: Path, loss
             for _ in range(6):
                 ours.send(type="stats", session="default")
                 line = None
-                while line is None or line.get("type") != "stats":
-                    line = ours.next(5)
+                answer_by = time.monotonic() + 5
+                while (line is None or line.get("type") != "stats") and time.monotonic() < answer_by:
+                    line = ours.next(1)
+                if line is None or line.get("type") != "stats":
+                    snapshots.append("no stats answer")
+                    break
                 snapshots.append({k: v for k, v in line.items() if k.startswith(("sctp", "dtls_app"))})
                 time.sleep(2)
             raise AssertionError(f"burst stalled: {result['burst']}; aiortc: {result.get('sctp_state')}; ours: {snapshots}")
