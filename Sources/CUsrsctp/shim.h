@@ -234,7 +234,7 @@ typedef struct {
     int32_t state;          // sstat_state (SCTP_ESTABLISHED, ...)
     uint32_t peer_rwnd;     // sstat_rwnd: the peer's advertised receive window
     uint16_t unacked;       // sstat_unackdata: chunks sent and not yet acknowledged
-    uint16_t pending;       // sstat_penddata: chunks waiting to be sent
+    uint16_t pending;       // sstat_penddata: received chunks not yet delivered (reassembly, order)
     uint32_t cwnd;          // spinfo_cwnd of the primary path
     uint32_t srtt;          // spinfo_srtt (ms)
     uint32_t rto;           // spinfo_rto (ms)

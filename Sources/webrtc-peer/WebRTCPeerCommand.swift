@@ -137,23 +137,7 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                     output.emit("error", session: id, ["message": "no such session"])
                     continue
                 }
-                var fields = flatten(await session.connection.statistics)
-                if let controller = session.connection.dataChannelController {
-                    if let next = controller.nextTimeout() {
-                        fields["sctp_next_timeout_ms"] = Double((next - .now()).nanoseconds) / 1e6
-                    }
-                    if let status = controller.association.transportStatus {
-                        fields["sctp_state"] = Int(status.state)
-                        fields["sctp_peer_rwnd"] = Int(status.peerReceiveWindow)
-                        fields["sctp_unacked"] = Int(status.unacknowledgedChunks)
-                        fields["sctp_pending"] = Int(status.pendingChunks)
-                        fields["sctp_cwnd"] = Int(status.congestionWindow)
-                        fields["sctp_srtt_ms"] = Int(status.smoothedRTTMilliseconds)
-                        fields["sctp_rto_ms"] = Int(status.retransmissionTimeoutMilliseconds)
-                        fields["sctp_path_active"] = status.pathActive
-                    }
-                }
-                output.emit("stats", session: id, fields)
+                output.emit("stats", session: id, flatten(await session.connection.statistics))
             case "close-session":
                 if let session = sessions.remove(id) { await session.connection.close() }
             case "close":
@@ -345,6 +329,16 @@ func flatten(_ stats: PeerConnectionStatistics) -> [String: Any] {
         fields["sctp_packets_received"] = sctp.packetsReceived
         fields["sctp_malformed_dropped"] = sctp.malformedPacketsDropped
         fields["sctp_sends_blocked"] = sctp.sendsBlocked
+    }
+    if let status = stats.sctpStatus {
+        fields["sctp_state"] = Int(status.state)
+        fields["sctp_peer_rwnd"] = Int(status.peerReceiveWindow)
+        fields["sctp_unacked"] = Int(status.unacknowledgedChunks)
+        fields["sctp_inbound_pending"] = Int(status.inboundPendingChunks)
+        fields["sctp_cwnd"] = Int(status.congestionWindow)
+        fields["sctp_srtt_ms"] = Int(status.smoothedRTTMilliseconds)
+        fields["sctp_rto_ms"] = Int(status.retransmissionTimeoutMilliseconds)
+        fields["sctp_path_active"] = status.pathActive
     }
     fields["dtls_app_received"] = stats.media.applicationDataReceived
     fields["dtls_app_sent"] = stats.media.applicationDataSent

@@ -70,6 +70,8 @@ public struct PeerConnectionStatistics: Sendable {
     /// Data-channel and SCTP counters, when the session has an application m-line.
     public var dataChannels: DataChannelCounters?
     public var sctp: SCTPAssociationCounters?
+    /// usrsctp's own view of the association (SCTP_STATUS): window, in flight, cwnd, RTO, path.
+    public var sctpStatus: SCTPTransportStatus?
 }
 
 /// A WebRTC answerer (or offerer) for one browser session: ICE (``IceTransport``), DTLS-SRTP
@@ -416,7 +418,7 @@ extension PeerConnection {
             videoNACK: core?.video?.nackResponder.counters, audio: core?.audio?.statistics,
             dtls: core?.dtls.statistics, ice: ice, simulatedDrops: simulatedDrops,
             simulatedDataChannelDrops: simulatedDataChannelDrops, dataChannels: sctp?.controller.counters,
-            sctp: sctp?.controller.association.counters)
+            sctp: sctp?.controller.association.counters, sctpStatus: sctp?.controller.association.transportStatus)
     }
 
     /// The wall clock as a 64-bit NTP timestamp (RFC 3550 §4: seconds since 1900 in 32.32).
