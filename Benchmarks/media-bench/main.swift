@@ -28,7 +28,16 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-for profile in [SRTPProtectionProfile.aeadAES128GCM, .aes128CMHMACSHA1_80] {
+// MEDIA_BENCH_PROFILE=gcm or =cm runs one profile only (for profiling).
+let onlyProfile = ProcessInfo.processInfo.environment["MEDIA_BENCH_PROFILE"]
+let profiles = [SRTPProtectionProfile.aeadAES128GCM, .aes128CMHMACSHA1_80].filter { profile in
+    switch onlyProfile {
+    case "gcm": profile == .aeadAES128GCM
+    case "cm": profile == .aes128CMHMACSHA1_80
+    default: true
+    }
+}
+for profile in profiles {
     let pair = try ConnectedPair(profile: profile)
     // The packets, as the sender makes them (plaintext, before protection).
     var packets: [[UInt8]] = []

@@ -107,6 +107,65 @@ struct MediaSenderTests {
         #expect(addresses.count == 1)
     }
 
+    @Test("The appending form writes a frame's packets back to back, keeps plaintext for NACK and drops what finish refuses")
+    func appendsPacketsInPlace() throws {
+        let units = H264Fixture.accessUnits(try H264Fixture.stream())
+        // The same frames through the copying form, for comparison.
+        let reference = Self.sender(Self.videoConfig(rtx: false))
+        var referenceTwcc: UInt16 = 0
+        var expected: [[UInt8]] = []
+        for (i, unit) in units.prefix(3).enumerated() {
+            reference.sendVideoFrame(
+                annexB: ByteBuffer(bytes: unit), rtpTimestamp: UInt32(i * 3600), now: Self.t0 + .milliseconds(Int64(i * 40)),
+                transportSequence: &referenceTwcc
+            ) { expected.append(Array($0.readableBytesView)) }
+        }
+
+        let sender = Self.sender(Self.videoConfig(rtx: false))
+        var twcc: UInt16 = 0
+        var batch = ByteBuffer()
+        var lengths: [Int] = []
+        var written = 0
+        for (i, unit) in units.prefix(3).enumerated() {
+            written += sender.sendVideoFrame(
+                annexB: ByteBuffer(bytes: unit), rtpTimestamp: UInt32(i * 3600), now: Self.t0 + .milliseconds(Int64(i * 40)),
+                transportSequence: &twcc, appendingTo: &batch
+            ) { packet, length in
+                #expect(packet.count >= length + sender.configuration.trailingCapacity)
+                // Stand-in for SRTP: scramble the packet in place and append a 16-byte tag.
+                for k in 12..<length { packet[k] ^= 0x5A }
+                for k in length..<(length + 16) { packet[k] = 0xAA }
+                lengths.append(length + 16)
+                return length + 16
+            }
+        }
+        #expect(written == expected.count)
+        #expect(batch.readableBytes == lengths.reduce(0, +))
+        var offset = 0
+        for (plain, length) in zip(expected, lengths) {
+            let bytes = batch.getBytes(at: offset, length: length)!
+            #expect(length == plain.count + 16)
+            #expect(Array(bytes[0..<12]) == Array(plain[0..<12]))
+            #expect(Array(bytes[12..<plain.count]) == plain[12...].map { $0 ^ 0x5A })
+            #expect(Array(bytes.suffix(16)) == [UInt8](repeating: 0xAA, count: 16))
+            offset += length
+            // The history holds the plaintext, not what `finish` made of it.
+            let sequence = UInt16(plain[2]) << 8 | UInt16(plain[3])
+            let kept = sender.nackResponder.history.withPacket(sequence, now: Self.t0) { Array($0) }
+            #expect(kept == plain)
+        }
+        #expect(twcc == referenceTwcc)
+
+        // A packet `finish` refuses leaves nothing in the buffer but still counts as sent.
+        var dropped = ByteBuffer()
+        let count = sender.sendVideoFrame(
+            annexB: ByteBuffer(bytes: units[3]), rtpTimestamp: 4 * 3600, now: Self.t0 + .milliseconds(160),
+            transportSequence: &twcc, appendingTo: &dropped
+        ) { _, _ in 0 }
+        #expect(count > 0)
+        #expect(dropped.readableBytes == 0)
+    }
+
     @Test("Different seeds give different initial sequence numbers and timestamp offsets")
     func randomStart() {
         let a = Self.sender(Self.videoConfig(), seed: 1)

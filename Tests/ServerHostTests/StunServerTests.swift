@@ -22,7 +22,7 @@ import Testing
             do {
                 return try await runServer(port: port, hosts: hosts, transport: transport, body)
             } catch let error as ServerDidNotStart where port == 0 && attempt < 5 {
-                print("StunServerTests: start-up failed (\(error.underlying)), retrying on a new port")
+                print("StunServerTests: start-up failed (\(error.underlying.map { "\($0)" } ?? "no error")), retrying on a new port")
             }
         }
     }

@@ -4,28 +4,33 @@ public import NIOCore
 /// packets, keeps them for NACK, answers RTCP feedback and builds sender reports.
 ///
 /// It never reads a clock or touches a socket: every call takes `now`. Packets are written
-/// into one reused buffer with `trailingCapacity` spare bytes after them, handed to `emit`
-/// (which protects them in place and sends them), so the send path allocates nothing per
-/// packet unless the consumer keeps the buffer.
+/// into the caller's buffer (or one reused buffer) with `trailingCapacity` spare bytes after
+/// them and protected there, so the send path allocates nothing per packet unless the
+/// consumer keeps the buffer.
 ///
 /// Not thread-safe: use it from one event loop. A final class so that the packetizer,
 /// buffer and history it owns are mutated in place during the `emit` callbacks.
+///
+/// The per-packet state is `@exclusivity(unchecked)`: one event loop owns the sender and no
+/// method re-enters another while it holds an access, so Swift's dynamic exclusivity checks
+/// (a runtime call and a thread-local lookup per property access) only cost time on the
+/// send path; the compile-time checks inside each method still apply.
 public final class RTPMediaSender {
     public let configuration: RTPMediaSenderConfiguration
-    public internal(set) var statistics = RTPSenderStatistics()
-    public internal(set) var nackResponder: NACKResponder
+    @exclusivity(unchecked) public internal(set) var statistics = RTPSenderStatistics()
+    @exclusivity(unchecked) public internal(set) var nackResponder: NACKResponder
 
     /// The next media sequence number (random start, RFC 3550 §5.1).
-    public internal(set) var sequenceNumber: UInt16
+    @exclusivity(unchecked) public internal(set) var sequenceNumber: UInt16
     /// The next RTX sequence number.
-    public internal(set) var rtxSequenceNumber: UInt16
+    @exclusivity(unchecked) public internal(set) var rtxSequenceNumber: UInt16
     /// Added to every caller timestamp (random, RFC 3550 §5.1).
     public let timestampOffset: UInt32
 
-    var h264: H264Packetizer
-    var opus: OpusPacketizer
+    @exclusivity(unchecked) var h264: H264Packetizer
+    @exclusivity(unchecked) var opus: OpusPacketizer
     var random: MediaSenderRandom
-    var scratch: ByteBuffer
+    @exclusivity(unchecked) var scratch: ByteBuffer
     let allocator: ByteBufferAllocator
 
     /// The header template: fixed header and extension block with placeholders.
@@ -34,7 +39,7 @@ public final class RTPMediaSender {
     private let transportSequenceOffset: Int?
 
     /// The RTP timestamp and send time of the latest media packet, for SR timestamps.
-    var lastTimestamp: (rtp: UInt32, at: NIODeadline)?
+    @exclusivity(unchecked) var lastTimestamp: (rtp: UInt32, at: NIODeadline)?
     var nextReportAt: NIODeadline?
     /// Compact NTP (middle 32 bits) and send time of recent SRs, for RTT from LSR/DLSR.
     var sentReports: [(compactNTP: UInt32, at: NIODeadline)] = []
@@ -118,11 +123,41 @@ public final class RTPMediaSender {
         annexB: ByteBuffer, rtpTimestamp: UInt32, now: NIODeadline, transportSequence: inout UInt16,
         emit: (inout ByteBuffer) -> Void
     ) -> Int {
+        sendVideoFrame(
+            annexB: annexB, rtpTimestamp: rtpTimestamp, now: now, transportSequence: &transportSequence,
+            appendingTo: &scratch
+        ) { _, length in length } packetWritten: { buffer in
+            emit(&buffer)
+            buffer.clear()
+        }
+    }
+
+    /// Packetizes one H.264 access unit, writing each packet at the end of `buffer`: the send
+    /// path's form, where a frame's packets are written, kept for NACK and protected where
+    /// they will be sent from, without a copy in between.
+    /// - Parameters:
+    ///   - annexB, rtpTimestamp, now, transportSequence: as in `sendVideoFrame(annexB:...:emit:)`.
+    ///   - buffer: each packet is appended at its writer index.
+    ///   - finish: called with each packet, plaintext, in memory that reaches
+    ///     `configuration.trailingCapacity` bytes past its `length`; it may protect it in place
+    ///     and returns the length to keep (0 drops the packet from `buffer`).
+    ///   - packetWritten: called after each packet is in `buffer` (with the buffer).
+    /// - Returns: the number of packets written.
+    @discardableResult
+    public func sendVideoFrame(
+        annexB: ByteBuffer, rtpTimestamp: UInt32, now: NIODeadline, transportSequence: inout UInt16,
+        appendingTo buffer: inout ByteBuffer,
+        finish: (_ packet: UnsafeMutableRawBufferPointer, _ length: Int) -> Int,
+        packetWritten: (inout ByteBuffer) -> Void = { _ in }
+    ) -> Int {
         precondition(configuration.codec == .h264, "sendVideoFrame on an audio sender")
         let timestamp = rtpTimestamp &+ timestampOffset
-        let count = h264.packetize(annexB: annexB) { isLast, writePayload in
-            writePacket(marker: isLast, timestamp: timestamp, now: now, transportSequence: &transportSequence, emit: emit) {
-                writePayload(&$0)
+        let count = annexB.withUnsafeReadableBytes { raw in
+            h264.packetize(raw) { isLast, writePayload in
+                writePacket(
+                    marker: isLast, timestamp: timestamp, now: now, transportSequence: &transportSequence,
+                    into: &buffer, finish: finish, payload: writePayload)
+                packetWritten(&buffer)
             }
         }
         if count == 0 { statistics.framesDropped += 1 }
@@ -137,30 +172,58 @@ public final class RTPMediaSender {
         opus frame: ByteBuffer, rtpTimestamp: UInt32, now: NIODeadline, transportSequence: inout UInt16,
         emit: (inout ByteBuffer) -> Void
     ) -> Bool {
+        defer { scratch.clear() }
+        guard sendAudioFrame(
+            opus: frame, rtpTimestamp: rtpTimestamp, now: now, transportSequence: &transportSequence,
+            appendingTo: &scratch, finish: { _, length in length })
+        else { return false }
+        emit(&scratch)
+        return true
+    }
+
+    /// Sends one Opus packet, appended to `buffer`; see
+    /// `sendVideoFrame(annexB:rtpTimestamp:now:transportSequence:appendingTo:finish:packetWritten:)`.
+    @discardableResult
+    public func sendAudioFrame(
+        opus frame: ByteBuffer, rtpTimestamp: UInt32, now: NIODeadline, transportSequence: inout UInt16,
+        appendingTo buffer: inout ByteBuffer, finish: (_ packet: UnsafeMutableRawBufferPointer, _ length: Int) -> Int
+    ) -> Bool {
         precondition(configuration.codec == .opus, "sendAudioFrame on a video sender")
         guard let marker = opus.marker(for: frame, rtpTimestamp: rtpTimestamp) else {
             statistics.framesDropped += 1
             return false
         }
-        writePacket(
-            marker: marker, timestamp: rtpTimestamp &+ timestampOffset, now: now, transportSequence: &transportSequence,
-            emit: emit
-        ) { $0.writeImmutableBuffer(frame) }
+        frame.withUnsafeReadableBytes { opusBytes in
+            writePacket(
+                marker: marker, timestamp: rtpTimestamp &+ timestampOffset, now: now,
+                transportSequence: &transportSequence, into: &buffer, finish: finish
+            ) { out in
+                // `marker(for:)` refused packets larger than the payload budget.
+                out.copyMemory(from: opusBytes)
+                return opusBytes.count
+            }
+        }
         return true
     }
 
+    /// Writes one packet at the writer index of `buffer`: header, payload, a copy into the
+    /// NACK history, then `finish` (which may protect it in place).
     private func writePacket(
         marker: Bool, timestamp: UInt32, now: NIODeadline, transportSequence: inout UInt16,
-        emit: (inout ByteBuffer) -> Void, payload: (inout ByteBuffer) -> Void
+        into buffer: inout ByteBuffer, finish: (UnsafeMutableRawBufferPointer, Int) -> Int,
+        payload: (UnsafeMutableRawBufferPointer) -> Int
     ) {
-        scratch.clear(minimumCapacity: configuration.maxPacketSize + configuration.trailingCapacity)
+        let maxPacketSize = configuration.maxPacketSize
+        let trailing = configuration.trailingCapacity
         // The header in one write: the template, then marker and payload type, sequence
         // number, timestamp (RFC 3550 §5.1) and the transport extensions patched in place.
         let firstByte = (marker ? 0x80 : 0) | configuration.payloadType
         let sequence = sequenceNumber
         let absSendTime = absSendTimeOffset.map { ($0, RTPAbsSendTime.value(now)) }
         let transport = transportSequenceOffset.map { ($0, transportSequence) }
-        scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: template.count) { out in
+        let headerLength = template.count
+        var payloadLength = 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maxPacketSize + trailing) { out in
             template.withUnsafeBytes { out.copyMemory(from: $0) }
             out[1] = firstByte
             out.storeBytes(of: sequence.bigEndian, toByteOffset: 2, as: UInt16.self)
@@ -173,16 +236,16 @@ public final class RTPMediaSender {
             if let (offset, value) = transport {
                 out.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
             }
-            return template.count
+            payloadLength = payload(UnsafeMutableRawBufferPointer(rebasing: out[headerLength..<maxPacketSize]))
+            let length = headerLength + payloadLength
+            nackResponder.history.store(UnsafeRawBufferPointer(rebasing: out[0..<length]), sequenceNumber: sequence, now: now)
+            return finish(UnsafeMutableRawBufferPointer(rebasing: out[0..<(length + trailing)]), length)
         }
         if transport != nil { transportSequence &+= 1 }
-        payload(&scratch)
-        nackResponder.history.store(scratch, sequenceNumber: sequenceNumber, now: now)
         statistics.packetsSent &+= 1
-        statistics.octetsSent &+= UInt32(truncatingIfNeeded: scratch.readableBytes - template.count)
+        statistics.octetsSent &+= UInt32(truncatingIfNeeded: payloadLength)
         lastTimestamp = (timestamp, now)
         sequenceNumber &+= 1
-        emit(&scratch)
     }
 
     /// Writes abs-send-time and the next transport-wide sequence number into a packet that

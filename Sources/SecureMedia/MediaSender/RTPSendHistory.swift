@@ -18,12 +18,18 @@ public struct RTPSendHistory: Sendable {
     /// Packets not stored because they exceed `maxPacketSize`.
     public private(set) var oversizedPackets = 0
 
+    /// What is known about the packet in one slot (kept in one array, so that storing a packet
+    /// checks and writes one array besides the bytes).
+    private struct Slot: Sendable {
+        var length = 0
+        var sequenceNumber: UInt16 = 0
+        var sentAt = NIODeadline.uptimeNanoseconds(0)
+        var lastResentAt: NIODeadline?
+    }
+
     private let mask: Int
     private var storage: [UInt8]
-    private var lengths: [Int]
-    private var sequenceNumbers: [UInt16]
-    private var sentAt: [NIODeadline]
-    private var lastResentAt: [NIODeadline?]
+    private var slots: [Slot]
 
     /// - Parameters:
     ///   - capacity: slots, rounded up to a power of two (1 ... 32768).
@@ -38,10 +44,7 @@ public struct RTPSendHistory: Sendable {
         self.maxPacketSize = maxPacketSize
         self.maxAge = maxAge
         storage = [UInt8](repeating: 0, count: slots * maxPacketSize)
-        lengths = [Int](repeating: 0, count: slots)
-        sequenceNumbers = [UInt16](repeating: 0, count: slots)
-        sentAt = [NIODeadline](repeating: .uptimeNanoseconds(0), count: slots)
-        lastResentAt = [NIODeadline?](repeating: nil, count: slots)
+        self.slots = [Slot](repeating: Slot(), count: slots)
     }
 
     /// Copies a sent packet into the slot of its sequence number, evicting what was there.
@@ -49,17 +52,14 @@ public struct RTPSendHistory: Sendable {
         let slot = Int(sequenceNumber) & mask
         guard packet.count <= maxPacketSize else {
             oversizedPackets += 1
-            lengths[slot] = 0
+            slots[slot].length = 0
             return
         }
         let base = slot * maxPacketSize
         storage.withUnsafeMutableBytes { dest in
             UnsafeMutableRawBufferPointer(rebasing: dest[base..<(base + packet.count)]).copyMemory(from: packet)
         }
-        lengths[slot] = packet.count
-        sequenceNumbers[slot] = sequenceNumber
-        sentAt[slot] = now
-        lastResentAt[slot] = nil
+        slots[slot] = Slot(length: packet.count, sequenceNumber: sequenceNumber, sentAt: now, lastResentAt: nil)
     }
 
     /// Copies a sent packet from the readable bytes of `packet`.
@@ -70,7 +70,8 @@ public struct RTPSendHistory: Sendable {
     /// The slot holding `sequenceNumber` if it is still there and younger than `maxAge`.
     func slot(of sequenceNumber: UInt16, now: NIODeadline) -> Int? {
         let slot = Int(sequenceNumber) & mask
-        guard lengths[slot] > 0, sequenceNumbers[slot] == sequenceNumber, now - sentAt[slot] <= maxAge else {
+        let info = slots[slot]
+        guard info.length > 0, info.sequenceNumber == sequenceNumber, now - info.sentAt <= maxAge else {
             return nil
         }
         return slot
@@ -89,10 +90,11 @@ public struct RTPSendHistory: Sendable {
 
     func withSlot<R>(_ slot: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let base = slot * maxPacketSize
-        return storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[base..<(base + lengths[slot])])) }
+        let length = slots[slot].length
+        return storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[base..<(base + length)])) }
     }
 
-    func lastResent(_ slot: Int) -> NIODeadline? { lastResentAt[slot] }
+    func lastResent(_ slot: Int) -> NIODeadline? { slots[slot].lastResentAt }
 
-    mutating func markResent(_ slot: Int, now: NIODeadline) { lastResentAt[slot] = now }
+    mutating func markResent(_ slot: Int, now: NIODeadline) { slots[slot].lastResentAt = now }
 }

@@ -67,6 +67,30 @@ public struct H264Packetizer: Sendable {
     public mutating func packetize(
         _ raw: UnsafeRawBufferPointer, emit: (_ isLast: Bool, _ writePayload: (inout ByteBuffer) -> Void) -> Void
     ) -> Int {
+        let budget = maxPayloadSize
+        return packetize(raw) { isLast, writePayload in
+            // The payload writer is only called during `emit`, never kept.
+            withoutActuallyEscaping(writePayload) { writePayload in
+                emit(isLast) { buffer in
+                    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: budget) { writePayload($0) }
+                }
+            }
+        }
+    }
+
+    /// Packetizes one access unit given as raw Annex B bytes, writing payloads into memory the
+    /// caller provides: the send path's form, with no buffer bookkeeping per payload.
+    /// - Parameters:
+    ///   - raw: the access unit, Annex B.
+    ///   - emit: called once per RTP payload, in order, with whether it is the last of the
+    ///     access unit and a function that writes the payload at the start of the memory it is
+    ///     given (at least `maxPayloadSize` bytes) and returns its length.
+    /// - Returns: the number of payloads emitted.
+    @discardableResult
+    public mutating func packetize(
+        _ raw: UnsafeRawBufferPointer,
+        writing emit: (_ isLast: Bool, _ writePayload: (UnsafeMutableRawBufferPointer) -> Int) -> Void
+    ) -> Int {
         collectUnits(raw)
         defer { units.removeAll(keepingCapacity: true) }
         var emitted = 0
@@ -86,7 +110,9 @@ public struct H264Packetizer: Sendable {
             if runEnd - index >= 2 {
                 let range = index..<runEnd
                 let isLast = runEnd == units.count
-                emit(isLast) { buffer in
+                let total = stapSize
+                emit(isLast) { out in
+                    precondition(out.count >= total)
                     // §5.7: F is the OR and NRI the maximum of the aggregated units'.
                     var forbidden: UInt8 = 0
                     var nri: UInt8 = 0
@@ -95,11 +121,15 @@ public struct H264Packetizer: Sendable {
                         forbidden |= byte & 0x80
                         nri = max(nri, byte & 0x60)
                     }
-                    buffer.writeInteger(forbidden | nri | H264NALType.stapA)
+                    out[0] = forbidden | nri | H264NALType.stapA
+                    var at = 1
                     for i in range {
-                        buffer.writeInteger(UInt16(length(units[i])))
-                        write(units[i], raw, from: 0, count: length(units[i]), into: &buffer)
+                        let size = length(units[i])
+                        out.storeBytes(of: UInt16(size).bigEndian, toByteOffset: at, as: UInt16.self)
+                        copy(units[i], raw, from: 0, count: size, to: out.baseAddress! + at + 2)
+                        at += 2 + size
                     }
+                    return at
                 }
                 emitted += 1
                 index = runEnd
@@ -109,7 +139,11 @@ public struct H264Packetizer: Sendable {
             let size = length(unit)
             let isLastUnit = index == units.count - 1
             if size <= budget {
-                emit(isLastUnit) { buffer in write(unit, raw, from: 0, count: size, into: &buffer) }
+                emit(isLastUnit) { out in
+                    precondition(out.count >= size)
+                    copy(unit, raw, from: 0, count: size, to: out.baseAddress!)
+                    return size
+                }
                 emitted += 1
             } else {
                 // §5.8: FU indicator (F, NRI, type 28), FU header (S, E, R, type), fragment.
@@ -128,8 +162,12 @@ public struct H264Packetizer: Sendable {
                     let end = k == count - 1
                     let from = at
                     let header = (start ? 0x80 : 0) | (end ? 0x40 : 0) | type
-                    emit(isLastUnit && end) { buffer in
-                        writeFragment(unit, raw, indicator: indicator, header: header, from: from, count: fragment, into: &buffer)
+                    emit(isLastUnit && end) { out in
+                        precondition(out.count >= fragment + 2)
+                        out[0] = indicator
+                        out[1] = header
+                        copy(unit, raw, from: from, count: fragment, to: out.baseAddress! + 2)
+                        return fragment + 2
                     }
                     at += fragment
                     emitted += 1
@@ -194,34 +232,16 @@ public struct H264Packetizer: Sendable {
         return type == H264NALType.sps || type == H264NALType.pps
     }
 
-    /// FU indicator, FU header and the fragment in one write into the packet.
-    private func writeFragment(
-        _ unit: Unit, _ raw: UnsafeRawBufferPointer, indicator: UInt8, header: UInt8, from: Int, count: Int,
-        into buffer: inout ByteBuffer
-    ) {
-        guard case .frame(let range) = unit else {
-            buffer.writeInteger(indicator)
-            buffer.writeInteger(header)
-            write(unit, raw, from: from, count: count, into: &buffer)
-            return
-        }
-        let source = UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound + from)..<(range.lowerBound + from + count)])
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count + 2) { out in
-            out[0] = indicator
-            out[1] = header
-            UnsafeMutableRawBufferPointer(rebasing: out[2..<(count + 2)]).copyMemory(from: source)
-            return count + 2
-        }
-    }
-
-    private func write(_ unit: Unit, _ raw: UnsafeRawBufferPointer, from: Int, count: Int, into buffer: inout ByteBuffer) {
+    /// Copies `count` bytes of a unit, from its byte `from`, to `destination`.
+    @inline(__always)
+    private func copy(_ unit: Unit, _ raw: UnsafeRawBufferPointer, from: Int, count: Int, to destination: UnsafeMutableRawPointer) {
         switch unit {
         case .frame(let range):
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound + from)..<(range.lowerBound + from + count)]))
+            destination.copyMemory(from: raw.baseAddress! + range.lowerBound + from, byteCount: count)
         case .storedSPS:
-            buffer.writeBytes(lastSPS![from..<(from + count)])
+            lastSPS!.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + from, byteCount: count) }
         case .storedPPS:
-            buffer.writeBytes(lastPPS![from..<(from + count)])
+            lastPPS!.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + from, byteCount: count) }
         }
     }
 }

@@ -35,16 +35,18 @@ public final class PeerConnectionCore {
     }
 
     public let session: SDPNegotiatedSession
-    public private(set) var statistics = Statistics()
+    /// The hot state is `@exclusivity(unchecked)`: one event loop owns the core and its methods
+    /// do not re-enter each other, so the dynamic checks would only cost time per packet.
+    @exclusivity(unchecked) public private(set) var statistics = Statistics()
     public let dtls: DTLSEndpoint
     public private(set) var srtp: SRTPSession?
     public let video: RTPMediaSender?
     public let audio: RTPMediaSender?
     /// The transport-wide sequence counter shared by the tracks (transport-cc).
-    private var transportSequence: UInt16
+    @exclusivity(unchecked) private var transportSequence: UInt16
     /// The buffer the packets of one frame are protected into, reused from frame to frame
     /// once the transport has let go of the previous frame's datagrams.
-    private var batch = PacketBatch(capacity: 4096)
+    @exclusivity(unchecked) private var batch = PacketBatch(capacity: 4096)
     private var started = false
     private var closed = false
 
@@ -124,9 +126,12 @@ public final class PeerConnectionCore {
             if self.video != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
-        var batch = takeBatch(capacity: annexB.readableBytes + 256)
-        video.sendVideoFrame(annexB: annexB, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
-            packet in protectInPlace(&packet, with: srtp, into: &batch)
+        var batch = takeBatch(capacity: annexB.readableBytes + annexB.readableBytes / 8 + 2048)
+        video.sendVideoFrame(
+            annexB: annexB, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence,
+            appendingTo: &batch.storage
+        ) { packet, length in
+            protectInPlace(packet, length: length, with: srtp, lengths: &batch.lengths)
         }
         batch.finish(into: &output)
         swap(&batch, &self.batch)
@@ -140,9 +145,12 @@ public final class PeerConnectionCore {
             if self.audio != nil { statistics.framesBeforeConnected += 1 }
             return output
         }
-        var batch = takeBatch(capacity: opus.readableBytes + 256)
-        audio.sendAudioFrame(opus: opus, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence) {
-            packet in protectInPlace(&packet, with: srtp, into: &batch)
+        var batch = takeBatch(capacity: opus.readableBytes + 2048)
+        audio.sendAudioFrame(
+            opus: opus, rtpTimestamp: timestamp, now: now, transportSequence: &transportSequence,
+            appendingTo: &batch.storage
+        ) { packet, length in
+            protectInPlace(packet, length: length, with: srtp, lengths: &batch.lengths)
         }
         batch.finish(into: &output)
         swap(&batch, &self.batch)
@@ -184,11 +192,16 @@ public final class PeerConnectionCore {
     /// When ``handleTimeout(now:ntpTime:)`` should run next.
     public var nextTimeout: NIODeadline? {
         guard !closed else { return nil }
-        var deadlines = [dtls.nextTimeout].compactMap { $0 }
-        if srtp != nil {
-            deadlines += [video?.nextSenderReport, audio?.nextSenderReport].compactMap { $0 }
+        // Runs after every call (each frame sent), so without building arrays.
+        var earliest = dtls.nextTimeout
+        func consider(_ deadline: NIODeadline?) {
+            if let deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
         }
-        return deadlines.min()
+        if srtp != nil {
+            consider(video?.nextSenderReport)
+            consider(audio?.nextSenderReport)
+        }
+        return earliest
     }
 
     /// Ends the session: RTCP BYE for our streams (RFC 3550 §6.6), then close_notify.
@@ -247,15 +260,21 @@ public final class PeerConnectionCore {
         return batch
     }
 
-    /// The send path's hot loop: the sender's packet buffer (already copied into its NACK
-    /// history) is protected where it lies and appended to the frame's batch, so a frame costs
-    /// one allocation however many packets it has.
-    private func protectInPlace(_ packet: inout ByteBuffer, with srtp: SRTPSession, into batch: inout PacketBatch) {
+    /// The send path's hot loop: the sender writes each packet straight into the frame's
+    /// batch and copies it into its NACK history; it is protected where it lies, so a frame
+    /// costs one buffer however many packets it has, and a packet is written once.
+    /// - Returns: the protected length, or 0 to drop the packet (counted).
+    private func protectInPlace(
+        _ packet: UnsafeMutableRawBufferPointer, length: Int, with srtp: SRTPSession, lengths: inout [Int]
+    ) -> Int {
+        var protected = length
         do {
-            try srtp.protectRTP(&packet)
-            batch.append(&packet)
+            try srtp.protectRTP(packet, length: &protected)
+            lengths.append(protected)
+            return protected
         } catch {
             statistics.protectFailures += 1
+            return 0
         }
     }
 
@@ -344,8 +363,10 @@ public enum KeyframeRequestReason: String, Sendable, Hashable {
 
 /// The protected packets of one frame in one buffer; each datagram is a slice of it.
 struct PacketBatch {
-    private var storage: ByteBuffer
-    private var lengths: [Int] = []
+    /// The packets, back to back; senders append to it directly.
+    var storage: ByteBuffer
+    /// The length of each packet in `storage`, in order.
+    var lengths: [Int] = []
 
     init(capacity: Int) {
         storage = ByteBufferAllocator().buffer(capacity: capacity)
@@ -362,17 +383,11 @@ struct PacketBatch {
         lengths.removeAll(keepingCapacity: true)
     }
 
-    mutating func append(_ packet: inout ByteBuffer) {
-        lengths.append(packet.readableBytes)
-        storage.writeBuffer(&packet)
-    }
-
     func finish(into output: inout PeerConnectionOutput) {
         output.datagrams.reserveCapacity(output.datagrams.count + lengths.count)
-        var offset = storage.readerIndex
+        var packets = storage
         for length in lengths {
-            output.datagrams.append(storage.getSlice(at: offset, length: length)!)
-            offset += length
+            output.datagrams.append(packets.readSlice(length: length)!)
         }
         output.mediaPackets += lengths.count
     }

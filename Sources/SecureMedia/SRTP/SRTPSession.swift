@@ -42,7 +42,9 @@ public final class SRTPSession: @unchecked Sendable {
     static let minimumRTCPLength = 8
 
     public let profile: SRTPProtectionProfile
-    public private(set) var statistics = Statistics()
+    /// Unchecked exclusivity: bumped on every packet, and the session is used from one event
+    /// loop without re-entrance (the dynamic check would cost more than the increment).
+    @exclusivity(unchecked) public private(set) var statistics = Statistics()
     private let outbound: OpaquePointer
     private let inbound: OpaquePointer
 
