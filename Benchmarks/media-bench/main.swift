@@ -101,20 +101,31 @@ for profile in profiles {
     }
 
     if ProcessInfo.processInfo.environment["MEDIA_BENCH_PARTS"] != nil {
-        // Development split of ours: packetize + history only, then with SRTP in place.
+        // Development split of ours: packetize + history only, then with SRTP in place, both
+        // appending a frame's packets to one reused buffer as the session does.
         let part = try ConnectedPair(profile: profile)
         var seq: UInt16 = 0
         var n = 0
+        var frameBuffer = ByteBufferAllocator().buffer(capacity: 65536)
         func packetizeOnly() {
             for (index, frame) in frames.enumerated() {
-                n += part.ours.video!.sendVideoFrame(annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq) { _ in }
+                frameBuffer.clear()
+                n += part.ours.video!.sendVideoFrame(
+                    annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq,
+                    appendingTo: &frameBuffer
+                ) { _, length in length }
             }
         }
         let srtp = part.ours.srtp!
         func packetizeProtect() {
             for (index, frame) in frames.enumerated() {
-                n += part.ours.video!.sendVideoFrame(annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq) { packet in
-                    try? srtp.protectRTP(&packet)
+                frameBuffer.clear()
+                n += part.ours.video!.sendVideoFrame(
+                    annexB: frame, rtpTimestamp: UInt32(index * 3000), now: .now(), transportSequence: &seq,
+                    appendingTo: &frameBuffer
+                ) { packet, length in
+                    var protected = length
+                    return (try? srtp.protectRTP(packet, length: &protected)) == nil ? 0 : protected
                 }
             }
         }
