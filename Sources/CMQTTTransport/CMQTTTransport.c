@@ -3,7 +3,12 @@
 
 #ifdef __linux__
 
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -45,6 +50,25 @@ int cmqtt_accept(int listen_fd) {
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     return fd;
+}
+
+int cmqtt_process_nice(int *nice) {
+    // getpriority can return -1 as a value: errno tells the two apart.
+    errno = 0;
+    int value = getpriority(PRIO_PROCESS, (id_t)getpid());
+    if (value == -1 && errno != 0) return -1;
+    *nice = value;
+    return 0;
+}
+
+int cmqtt_thread_setup(const char *name, int set_nice, int nice) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = 0;
+    (void)pthread_setname_np(pthread_self(), short_name);
+    if (!set_nice) return 0;
+    // On Linux the nice value is per thread: PRIO_PROCESS with a thread id sets only this one.
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 }
 
 #endif

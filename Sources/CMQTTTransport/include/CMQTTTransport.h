@@ -24,5 +24,12 @@ long cmqtt_send(int fd, const void *bytes, unsigned long count);
 int cmqtt_shutdown(int fd);
 /// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), then TCP_NODELAY on the new socket.
 int cmqtt_accept(int listen_fd);
+/// The nice value of the process's main thread (getpriority(PRIO_PROCESS, getpid())), in
+/// `*nice`. Returns 0, or -1 with errno.
+int cmqtt_process_nice(int *nice);
+/// Names the calling thread (at most 15 bytes are kept) and, when `set_nice` is non-zero, sets
+/// its nice value (setpriority(PRIO_PROCESS, gettid(), nice)). Returns 0, or -1 with errno if
+/// the nice value could not be set (the name is set regardless).
+int cmqtt_thread_setup(const char *name, int set_nice, int nice);
 
 #endif

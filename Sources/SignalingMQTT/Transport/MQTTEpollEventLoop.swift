@@ -141,12 +141,25 @@ private final class MQTTEpollLoopCore: @unchecked Sendable {
     }
 
     /// Starts the thread (detached; it holds this object until it ends).
+    ///
+    /// The thread takes the nice value of the process's main thread. On Linux the nice value is
+    /// per thread and a new thread inherits its creator's, and the creator is usually a worker
+    /// of Swift's concurrency pool, which libdispatch keeps at the nice value of its QoS class
+    /// (0 for the default class): a server started with `nice -n -10` would otherwise run its
+    /// broker at 0, behind the clients it serves, and be preempted by them in the middle of a
+    /// fan-out each time one of them is woken on its CPU.
     func start() throws {
         final class Body {
             let core: MQTTEpollLoopCore
-            init(_ core: MQTTEpollLoopCore) { self.core = core }
+            let nice: CInt?
+            init(_ core: MQTTEpollLoopCore, nice: CInt?) {
+                self.core = core
+                self.nice = nice
+            }
         }
-        let context = Unmanaged.passRetained(Body(self)).toOpaque()
+        var nice: CInt = 0
+        let processNice: CInt? = cmqtt_process_nice(&nice) == 0 ? nice : nil
+        let context = Unmanaged.passRetained(Body(self, nice: processNice)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
@@ -154,6 +167,9 @@ private final class MQTTEpollLoopCore: @unchecked Sendable {
         var thread = pthread_t()
         let code = pthread_create(&thread, &attributes, { context in
             let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+            // Raising the priority back may be refused without CAP_SYS_NICE: the thread then
+            // runs at the nice value it inherited.
+            _ = cmqtt_thread_setup("mqtt-broker", body.nice == nil ? 0 : 1, body.nice ?? 0)
             body.core.run()
             return nil
         }, context)
