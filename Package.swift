@@ -176,6 +176,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The MQTT broker core's cost per PUBLISH without sockets (Docs/benchmarks.md).
+        .executableTarget(
+            name: "mqtt-core-bench",
+            dependencies: ["SignalingMQTT", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/mqtt-core-bench",
+            swiftSettings: strict
+        ),
         // Send-path benchmark (make bench-media): ours against a bare libsrtp protect loop.
         .executableTarget(
             name: "media-bench",

@@ -108,6 +108,7 @@ extension MQTTBroker {
 
         connection.phase = .connected(clientID: clientID)
         connection.session = session
+        invalidateForwardRoutes()
         var keepAlive = connect.keepAlive
         var serverKeepAlive: UInt16?
         if let maximum = configuration.maximumKeepAlive, keepAlive == 0 || keepAlive > maximum {
@@ -155,6 +156,7 @@ extension MQTTBroker {
             connection.phase = .closed
             connections[id] = connection
         }
+        invalidateForwardRoutes()
         emitClose(id)
     }
 
@@ -192,6 +194,7 @@ extension MQTTBroker {
     mutating func endConnection(_ connection: MQTTConnectionState, clientID: String, reason: MQTTReasonCode, now: NIODeadline) {
         guard var session = sessions[clientID], session.connection == connection.id else { return }
         session.connection = nil
+        invalidateForwardRoutes()
         emit(.event(.disconnected(connection.id, clientID: clientID, kind: policy.kind(of: identity(of: session)), reason: reason)))
         // protocol.md: retained session topics are cleared when the session's client goes away.
         for topic in connection.retainedToClear { retained.remove(try! MQTTTopicName(topic)) }
@@ -246,6 +249,7 @@ extension MQTTBroker {
     mutating func discardSession(_ clientID: String, now: NIODeadline, publishWill: Bool) {
         guard let session = sessions.removeValue(forKey: clientID) else { return }
         session.isDiscarded = true
+        invalidateForwardRoutes()
         subscriptions.removeAll(clientID)
         if publishWill, session.connection == nil, session.willAt != nil, let will = session.will {
             self.publishWill(will, identity: identity(of: session), clientID: clientID, now: now)

@@ -116,7 +116,13 @@ extension MQTTBroker {
 
         switch publish.qos {
         case .atMostOnce:
-            if allowed { accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now) }
+            guard allowed else { return }
+            let targets = accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now)
+            // A plain message (no retain flag, no properties, so no topic alias): the next one
+            // to this topic may take the short path (MQTT 5.0 §3.3.1, §3.3.2.3).
+            if !incoming.retain && incoming.properties.isEmpty && !incoming.dup, let connection = connections[id] {
+                recordForwardRoute(connection, topic: topic.value, targets: targets)
+            }
         case .atLeastOnce:
             if allowed { accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now) }
             send(.pubAck(MQTTAck(packetID: publish.packetID ?? 0, reasonCode: allowed ? .success : refusal, properties: MQTTProperties())), to: id)
@@ -142,9 +148,11 @@ extension MQTTBroker {
     }
 
     /// An authorised publish: retain it if asked, then route it.
+    /// - Returns: the sessions it was routed to; see ``route(_:topic:from:now:)``.
+    @discardableResult
     private mutating func accept(
         _ publish: MQTTPublish, topic: MQTTTopicName, identity: Identity, clientID: String, on id: MQTTConnectionID, now: NIODeadline
-    ) {
+    ) -> [(session: MQTTSession, identifiers: [Int])] {
         let expiresAt = publish.properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
         let message = MQTTMessage(
             topic: topic.value, payload: publish.payload, qos: publish.qos, retain: publish.retain,
@@ -160,7 +168,7 @@ extension MQTTBroker {
                 connections[id] = connection
             }
         }
-        route(message, topic: topic, from: clientID, now: now)
+        return route(message, topic: topic, from: clientID, now: now)
     }
 
     /// MQTT 5.0 §3.3.1.3: an empty retained payload clears the topic.
@@ -173,7 +181,11 @@ extension MQTTBroker {
     }
 
     /// Delivers a message to every matching subscription (MQTT 5.0 §4.5, §4.7).
-    mutating func route(_ message: MQTTMessage, topic: MQTTTopicName, from publisher: String?, now: NIODeadline) {
+    /// - Returns: the sessions it went to (each once) with their subscription identifiers.
+    @discardableResult
+    mutating func route(
+        _ message: MQTTMessage, topic: MQTTTopicName, from publisher: String?, now: NIODeadline
+    ) -> [(session: MQTTSession, identifiers: [Int])] {
         // Overlapping subscriptions of one client: one delivery at the highest QoS, with every
         // subscription identifier (MQTT 5.0 §3.3.4-2 and §3.3.4-3).
         // A session seen twice for one message is found by its mark, not by a dictionary.
@@ -200,6 +212,7 @@ extension MQTTBroker {
                 retain: target.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
             deliver(queued, to: target.session, now: now)
         }
+        return targets.map { ($0.session, $0.identifiers) }
     }
 
     /// Sends now if the client can take it, else queues within the session's bound.

@@ -25,6 +25,7 @@ extension MQTTBroker {
             let existed = session.subscriptions[filter.value] != nil
             session.subscriptions[filter.value] = stored
             subscriptions.insert(filter, subscriber: clientID, value: stored)
+            invalidateForwardRoutes()
             codes.append(MQTTReasonCode(rawValue: subscription.options.qos.rawValue))
             // Retain Handling (MQTT 5.0 §3.8.3.1): 0 always, 1 only for a new subscription, 2 never.
             switch subscription.options.retainHandling {
@@ -56,6 +57,7 @@ extension MQTTBroker {
             }
             let existed = session.subscriptions.removeValue(forKey: filter.value) != nil
             _ = subscriptions.remove(filter, subscriber: clientID)
+            invalidateForwardRoutes()
             codes.append(existed ? .success : .noSubscriptionExisted)
         }
         sessions[clientID] = session

@@ -31,6 +31,8 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     var fanOutEncodings: [MQTTFanOutEncoding]?
     /// Counts routed messages; see ``MQTTSession/routeMark``.
     var routeEpoch: UInt64 = 0
+    /// Counts changes to what decides where messages go; see ``forwardIfRouted(_:_:)``.
+    var forwardEpoch: UInt64 = 0
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration
@@ -64,6 +66,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
             bytes.moveReaderIndex(to: bytes.writerIndex)
         }
         while true {
+            if connection.forward != nil, forwardIfRouted(connection, &buffer) { continue }
             let packet: MQTTPacket?
             do {
                 packet = try connection.decoder.decode(buffer: &buffer)
@@ -97,6 +100,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     /// The transport's connection ended (EOF, error, or after a ``MQTTBrokerOutput/close(_:)``).
     public mutating func connectionClosed(_ id: MQTTConnectionID, now: NIODeadline) {
         guard let connection = connections.removeValue(forKey: id) else { return }
+        invalidateForwardRoutes()
         if case .connected(let clientID) = connection.phase {
             endConnection(connection, clientID: clientID, reason: connection.disconnectedCleanly ? .success : .unspecifiedError, now: now)
         }
@@ -108,6 +112,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         guard let connection = connections[id] else { return }
         connection.isWritable = isWritable
         connections[id] = connection
+        invalidateForwardRoutes()
         if isWritable, case .connected(let clientID) = connection.phase {
             drainQueue(clientID: clientID, now: now)
         }
@@ -284,6 +289,7 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
         if case .closed = connection.phase { return }
         let previous = connection.phase
         connection.phase = .closed
+        invalidateForwardRoutes()
         connections[id] = connection
         emitClose(id)
         if case .connected(let clientID) = previous {

@@ -159,6 +159,9 @@ final class MQTTConnectionState: @unchecked Sendable {
     var retainedToClear: Set<String> = []
     /// True once a DISCONNECT arrived (normal: no will).
     var disconnectedCleanly = false
+    /// Where this connection's last plain QoS 0 message went (see
+    /// ``MQTTBroker/forwardIfRouted(_:_:)``); nil for connections that never published one.
+    var forward: MQTTForwardRoute?
 
     init(id: MQTTConnectionID, phase: Phase, decoder: MQTTPacketDecoder, lastReceived: NIODeadline) {
         self.id = id
