@@ -1,7 +1,9 @@
 // The broker core's own cost per PUBLISH, without sockets: one `desktop:` publisher and S
 // `user:` subscribers on `desktops/+/bench` (the topology of Benchmarks/mqtt-bench.sh, MQTT
 // 3.1.1, 256-byte payloads, QoS 0), driven through `MQTTBroker.receive` and `pollOutput` as
-// the server's TCP transport drives it. Prints nanoseconds per PUBLISH and per delivery.
+// the server's TCP transport drives it. Prints nanoseconds per PUBLISH and per delivery, for
+// messages that repeat the publisher's last topic (the forward route) and for messages that
+// alternate between two topics (the full path every time).
 //
 //   swift run -c release mqtt-core-bench [subscribers] [iterations]
 import Foundation
@@ -54,23 +56,32 @@ for index in 0..<subscribers {
     let id = connect("user:mbcore-s\(index)", username: nil)
     let options = MQTTSubscriptionOptions(qos: .atMostOnce, noLocal: false, retainAsPublished: false, retainHandling: 0)
     feed(.subscribe(MQTTSubscribe(
-        packetID: 1, subscriptions: [MQTTSubscription(filter: "desktops/+/bench", options: options)],
+        packetID: 1,
+        subscriptions: [
+            MQTTSubscription(filter: "desktops/+/bench", options: options),
+            MQTTSubscription(filter: "desktops/+/other", options: options),
+        ],
         properties: MQTTProperties())), to: id)
 }
 
-var packet = ByteBuffer()
-try! MQTTPacket.publish(MQTTPublish(
-    topic: "desktops/mbcore-p0/bench", payload: ByteBuffer(repeating: 0x61, count: 256), qos: .atMostOnce,
-    retain: false, dup: false, packetID: nil, properties: MQTTProperties())).encode(into: &packet, version: .v3_1_1)
+func publishPacket(_ topic: String) -> ByteBuffer {
+    var packet = ByteBuffer()
+    try! MQTTPacket.publish(MQTTPublish(
+        topic: topic, payload: ByteBuffer(repeating: 0x61, count: 256), qos: .atMostOnce,
+        retain: false, dup: false, packetID: nil, properties: MQTTProperties())).encode(into: &packet, version: .v3_1_1)
+    return packet
+}
+// The subscribers hold `desktops/+/bench` and `desktops/+/other`: every message reaches each once.
+let packets = [publishPacket("desktops/mbcore-p0/bench"), publishPacket("desktops/mbcore-p0/other")]
 
-@MainActor func run(_ count: Int) -> (seconds: Double, sends: Int) {
+@MainActor func run(_ count: Int, alternate: Bool) -> (seconds: Double, sends: Int) {
     var sends = 0
     let clock = ContinuousClock()
     let began = clock.now
-    for _ in 0..<count {
+    for index in 0..<count {
         // A fresh copy per read, as the TCP transport hands over.
         var bytes = ByteBuffer()
-        bytes.writeImmutableBuffer(packet)
+        bytes.writeImmutableBuffer(packets[alternate ? index & 1 : 0])
         broker.receive(publisher, &bytes, now: start)
         sends += drain(&broker, now: start).sends
     }
@@ -78,15 +89,17 @@ try! MQTTPacket.publish(MQTTPublish(
     return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, sends)
 }
 
-_ = run(iterations / 10)  // warm-up
-var best = Double.infinity
-var deliveries = 0
-for _ in 0..<5 {
-    let (seconds, sends) = run(iterations)
-    best = min(best, seconds)
-    deliveries = sends
+for (name, alternate) in [("repeated topic (forward route)", false), ("alternating topics (full path)", true)] {
+    _ = run(iterations / 10, alternate: alternate)  // warm-up
+    var best = Double.infinity
+    var deliveries = 0
+    for _ in 0..<5 {
+        let (seconds, sends) = run(iterations, alternate: alternate)
+        best = min(best, seconds)
+        deliveries = sends
+    }
+    precondition(deliveries == iterations * subscribers, "expected \(iterations * subscribers) deliveries, got \(deliveries)")
+    let perPublish = best / Double(iterations) * 1e9
+    print(String(format: "mqtt-core-bench: %@, %d subscribers, %d publishes (best of 5): %.0f ns per PUBLISH, %.0f ns per delivery",
+                 name, subscribers, iterations, perPublish, perPublish / Double(subscribers)))
 }
-precondition(deliveries == iterations * subscribers, "expected \(iterations * subscribers) deliveries, got \(deliveries)")
-let perPublish = best / Double(iterations) * 1e9
-print(String(format: "mqtt-core-bench: %d subscribers, %d publishes (best of 5): %.0f ns per PUBLISH, %.0f ns per delivery",
-             subscribers, iterations, perPublish, perPublish / Double(subscribers)))

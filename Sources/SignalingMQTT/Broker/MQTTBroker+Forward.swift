@@ -75,6 +75,7 @@ extension MQTTBroker {
         let packet = buffer.getSlice(at: start, length: total)!
         buffer.moveReaderIndex(forwardBy: total)
         statistics.messagesReceived += 1
+        forwardedMessages += 1
         // Share the received bytes only when the packet is all of them: a slice of a larger
         // read would keep the whole read alive while it waits in a slow subscriber's queue.
         let share = start == 0 && total == buffer.writerIndex

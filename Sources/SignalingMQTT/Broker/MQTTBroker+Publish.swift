@@ -120,7 +120,9 @@ extension MQTTBroker {
             let targets = accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now)
             // A plain message (no retain flag, no properties, so no topic alias): the next one
             // to this topic may take the short path (MQTT 5.0 §3.3.1, §3.3.2.3).
-            if !incoming.retain && incoming.properties.isEmpty && !incoming.dup, let connection = connections[id] {
+            if configuration.forwardsRepeatedMessages, !incoming.retain, !incoming.dup, incoming.properties.isEmpty,
+                let connection = connections[id]
+            {
                 recordForwardRoute(connection, topic: topic.value, targets: targets)
             }
         case .atLeastOnce:

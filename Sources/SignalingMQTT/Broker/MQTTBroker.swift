@@ -33,6 +33,8 @@ public struct MQTTBroker<Policy: MQTTBrokerPolicy>: Sendable {
     var routeEpoch: UInt64 = 0
     /// Counts changes to what decides where messages go; see ``forwardIfRouted(_:_:)``.
     var forwardEpoch: UInt64 = 0
+    /// Messages that took the forward route (for tests).
+    var forwardedMessages = 0
 
     public init(configuration: MQTTBrokerConfiguration = .init(), policy: Policy) {
         self.configuration = configuration

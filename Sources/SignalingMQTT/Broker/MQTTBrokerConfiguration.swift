@@ -21,12 +21,16 @@ public struct MQTTBrokerConfiguration: Sendable, Hashable {
     /// Keep-alive the server imposes when a client asks for 0 (none) or more than this, in seconds;
     /// nil keeps the client's value (MQTT 5.0 §3.2.2.3.14 Server Keep Alive).
     public var maximumKeepAlive: UInt16?
+    /// Forward a publisher's repeated plain QoS 0 messages to one topic as the bytes they arrived
+    /// in, along the route the full path recorded (see `MQTTBroker+Forward.swift`); false sends
+    /// every message through the full path (for differential tests: the deliveries are the same).
+    public var forwardsRepeatedMessages: Bool
 
     public init(
         maximumPacketSize: Int = 1 << 20, receiveMaximum: UInt16 = 256, topicAliasMaximum: UInt16 = 32,
         maximumQueuedMessages: Int = 1000, connectTimeout: TimeAmount = .seconds(10),
         authenticationTimeout: TimeAmount = .seconds(10), maximumSessionExpiry: UInt32 = 24 * 3600,
-        maximumKeepAlive: UInt16? = nil
+        maximumKeepAlive: UInt16? = nil, forwardsRepeatedMessages: Bool = true
     ) {
         self.maximumPacketSize = maximumPacketSize
         self.receiveMaximum = receiveMaximum
@@ -36,6 +40,7 @@ public struct MQTTBrokerConfiguration: Sendable, Hashable {
         self.authenticationTimeout = authenticationTimeout
         self.maximumSessionExpiry = maximumSessionExpiry
         self.maximumKeepAlive = maximumKeepAlive
+        self.forwardsRepeatedMessages = forwardsRepeatedMessages
     }
 }
 
