@@ -17,6 +17,10 @@
 //  4. With the small maximum the packets are a prefix of those with the spec maximum, and the
 //     run ends with packetTooLarge exactly when the spec-maximum run decodes a bigger packet there.
 //  5. `MQTTPacket(decoding:version:)` on the whole input agrees with the stream decoder.
+//  6. A broker fed the input as the stream of a connected publisher (3.1.1 and 5.0, after one
+//     plain PUBLISH that records a forward route, whole and cut in two) never crashes, and gives
+//     its three subscribers byte for byte what a broker without forward routes gives them, closes
+//     the same connections and counts the same (`MQTTBrokerConfiguration.forwardsRepeatedMessages`).
 //
 // FUZZ_MQTT_VERBOSE=1 prints what each input decoded to (for triage: run the binary on files).
 
@@ -64,7 +68,92 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         checkSmallMaximum(bytes, version: version, whole: whole)
         checkOneShot(bytes, version: version, whole: whole)
     }
+    for version in [MQTTProtocolVersion.v3_1_1, .v5] {
+        checkForwardRoute(bytes, version: version)
+    }
     return 0
+}
+
+/// Property 6: the forward route changes nothing a subscriber sees.
+private func checkForwardRoute(_ bytes: [UInt8], version: MQTTProtocolVersion) {
+    for cut in [nil, bytes.count / 2] {
+        let with = BrokerRun(bytes, version: version, forwards: true, cut: cut)
+        let without = BrokerRun(bytes, version: version, forwards: false, cut: cut)
+        for index in 0..<3 {
+            check(
+                with.delivered[index] == without.delivered[index],
+                "\(version), cut \(cut.map(String.init) ?? "none"): subscriber \(index) got \(with.delivered[index].count) bytes with forward routes, \(without.delivered[index].count) without")
+        }
+        check(with.closed == without.closed, "\(version): closed \(with.closed) with forward routes, \(without.closed) without")
+        check(
+            with.statistics == without.statistics,
+            "\(version): statistics \(with.statistics) with forward routes, \(without.statistics) without")
+    }
+}
+
+/// One broker: subscribers 1 and 2 (the publisher's version, on `#` and `+/+`), subscriber 3
+/// (the other version, on `a/#`), then the publisher (connection 4) sends a PUBLISH to `a/b` and
+/// the input.
+private struct BrokerRun {
+    var delivered: [[UInt8]] = [[], [], []]
+    var closed: Set<UInt64> = []
+    var statistics = MQTTBrokerStatistics()
+
+    init(_ input: [UInt8], version: MQTTProtocolVersion, forwards: Bool, cut: Int?) {
+        var broker = MQTTBroker(
+            configuration: MQTTBrokerConfiguration(maximumPacketSize: 4096, forwardsRepeatedMessages: forwards),
+            policy: OpenBrokerPolicy())
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        let other: MQTTProtocolVersion = version == .v5 ? .v3_1_1 : .v5
+        let setup: [(version: MQTTProtocolVersion, filter: String?)] = [(version, "#"), (version, "+/+"), (other, "a/#"), (version, nil)]
+        for (index, client) in setup.enumerated() {
+            let id = MQTTConnectionID(UInt64(index + 1))
+            broker.connectionOpened(id, now: now)
+            var packets: [MQTTPacket] = [
+                .connect(MQTTConnect(version: client.version, cleanStart: true, keepAlive: 0, clientID: "c\(index)"))
+            ]
+            if let filter = client.filter {
+                let options = MQTTSubscriptionOptions(qos: .atMostOnce, noLocal: false, retainAsPublished: false, retainHandling: 0)
+                packets.append(.subscribe(MQTTSubscribe(packetID: 1, subscriptions: [MQTTSubscription(filter: filter, options: options)])))
+            } else {
+                packets.append(.publish(MQTTPublish(
+                    topic: "a/b", payload: ByteBuffer(string: "first"), qos: .atMostOnce, retain: false, dup: false, packetID: nil,
+                    properties: MQTTProperties())))
+            }
+            for packet in packets {
+                var buffer = ByteBuffer()
+                try! packet.encode(into: &buffer, version: client.version)
+                broker.receive(id, &buffer, now: now)
+                drain(&broker, now: now)
+            }
+        }
+        let publisher = MQTTConnectionID(4)
+        let pieces = cut.map { [Array(input[..<$0]), Array(input[$0...])] } ?? [input]
+        for piece in pieces {
+            var buffer = ByteBuffer(bytes: piece)
+            broker.receive(publisher, &buffer, now: now)
+            drain(&broker, now: now)
+        }
+        statistics = broker.statistics
+    }
+
+    mutating func drain(_ broker: inout MQTTBroker<OpenBrokerPolicy>, now: NIODeadline) {
+        while let output = broker.pollOutput() {
+            switch output {
+            case .send(let id, let buffer):
+                let index = Int(id.rawValue) - 1
+                // The subscribers' bytes after their CONNACK and SUBACK (the same in both runs).
+                if index < 3 { delivered[index] += buffer.readableBytesView }
+            case .close(let id):
+                closed.insert(id.rawValue)
+                broker.connectionClosed(id, now: now)
+            case .authenticate(let id, _):
+                broker.completeAuthentication(id, accepted: .success(()), now: now)
+            case .event:
+                break
+            }
+        }
+    }
 }
 
 /// What a decoder made of a stream: the packets, the version each was decoded with, how many bytes
