@@ -226,19 +226,8 @@ import Testing
 /// connection must receive the same packets, the same connections must close, and the counters
 /// must agree. A seeded generator, so a failure names its seed and replays.
 @Suite struct BrokerForwardDifferentialTests {
-    /// SplitMix64 (a fixed, seedable sequence; the system generator is not seedable).
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    }
+    /// The test target's SplitMix64 generator, so a failing seed replays exactly.
+    typealias Generator = CodecSeededGenerator
 
     /// Both brokers, driven with the same operations.
     struct Pair {
@@ -336,7 +325,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func randomTrafficGivesTheSameDeliveriesWithAndWithoutTheForwardRoute(seed: UInt64) {
-        var generator = Generator(state: seed)
+        var generator = Generator(seed: seed)
         var pair = Pair()
         var subscribers: [(id: MQTTConnectionID, clientID: String, version: MQTTProtocolVersion)] = []
         for index in 0..<Self.initialFilters.count {
@@ -398,4 +387,9 @@ import Testing
         #expect(pair.forwarding.broker.forwardedMessages > 30, "seed \(seed): only \(pair.forwarding.broker.forwardedMessages) forwarded")
         #expect(pair.plain.broker.forwardedMessages == 0)
     }
+}
+
+extension CodecSeededGenerator {
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
 }
