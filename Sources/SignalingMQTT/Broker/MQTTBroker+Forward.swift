@@ -98,7 +98,8 @@ extension MQTTBroker {
     /// subscriber is connected with the publisher's version and has no subscription identifier;
     /// otherwise clears it.
     mutating func recordForwardRoute(
-        _ connection: MQTTConnectionState, topic: String, targets: [(session: MQTTSession, identifiers: [Int])]
+        _ connection: MQTTConnectionState, topic: String,
+        targets: [(session: MQTTSession, qos: MQTTQoS, retainAsPublished: Bool, identifiers: [Int])]
     ) {
         var recorded: [MQTTForwardTarget] = []
         recorded.reserveCapacity(targets.count)

@@ -117,14 +117,10 @@ extension MQTTBroker {
         switch publish.qos {
         case .atMostOnce:
             guard allowed else { return }
-            let targets = accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now)
             // A plain message (no retain flag, no properties, so no topic alias): the next one
             // to this topic may take the short path (MQTT 5.0 §3.3.1, §3.3.2.3).
-            if configuration.forwardsRepeatedMessages, !incoming.retain, !incoming.dup, incoming.properties.isEmpty,
-                let connection = connections[id]
-            {
-                recordForwardRoute(connection, topic: topic.value, targets: targets)
-            }
+            let plain = configuration.forwardsRepeatedMessages && !incoming.retain && !incoming.dup && incoming.properties.isEmpty
+            accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, recordingRoute: plain, now: now)
         case .atLeastOnce:
             if allowed { accept(publish, topic: topic, identity: identity, clientID: clientID, on: id, now: now) }
             send(.pubAck(MQTTAck(packetID: publish.packetID ?? 0, reasonCode: allowed ? .success : refusal, properties: MQTTProperties())), to: id)
@@ -150,11 +146,12 @@ extension MQTTBroker {
     }
 
     /// An authorised publish: retain it if asked, then route it.
-    /// - Returns: the sessions it was routed to; see ``route(_:topic:from:now:)``.
-    @discardableResult
+    /// - Parameter recordingRoute: record the route for the publisher's next plain message
+    ///   (see ``recordForwardRoute(_:topic:targets:)``).
     private mutating func accept(
-        _ publish: MQTTPublish, topic: MQTTTopicName, identity: Identity, clientID: String, on id: MQTTConnectionID, now: NIODeadline
-    ) -> [(session: MQTTSession, identifiers: [Int])] {
+        _ publish: MQTTPublish, topic: MQTTTopicName, identity: Identity, clientID: String, on id: MQTTConnectionID,
+        recordingRoute: Bool = false, now: NIODeadline
+    ) {
         let expiresAt = publish.properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
         let message = MQTTMessage(
             topic: topic.value, payload: publish.payload, qos: publish.qos, retain: publish.retain,
@@ -170,7 +167,7 @@ extension MQTTBroker {
                 connections[id] = connection
             }
         }
-        return route(message, topic: topic, from: clientID, now: now)
+        route(message, topic: topic, from: clientID, recordingRouteOf: recordingRoute ? connections[id] : nil, now: now)
     }
 
     /// MQTT 5.0 §3.3.1.3: an empty retained payload clears the topic.
@@ -183,11 +180,12 @@ extension MQTTBroker {
     }
 
     /// Delivers a message to every matching subscription (MQTT 5.0 §4.5, §4.7).
-    /// - Returns: the sessions it went to (each once) with their subscription identifiers.
-    @discardableResult
+    /// - Parameter recordingRouteOf: the publisher's connection, to record where this message
+    ///   went for its next one (see ``recordForwardRoute(_:topic:targets:)``).
     mutating func route(
-        _ message: MQTTMessage, topic: MQTTTopicName, from publisher: String?, now: NIODeadline
-    ) -> [(session: MQTTSession, identifiers: [Int])] {
+        _ message: MQTTMessage, topic: MQTTTopicName, from publisher: String?,
+        recordingRouteOf connection: MQTTConnectionState? = nil, now: NIODeadline
+    ) {
         // Overlapping subscriptions of one client: one delivery at the highest QoS, with every
         // subscription identifier (MQTT 5.0 §3.3.4-2 and §3.3.4-3).
         // A session seen twice for one message is found by its mark, not by a dictionary.
@@ -214,7 +212,7 @@ extension MQTTBroker {
                 retain: target.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
             deliver(queued, to: target.session, now: now)
         }
-        return targets.map { ($0.session, $0.identifiers) }
+        if let connection { recordForwardRoute(connection, topic: message.topic, targets: targets) }
     }
 
     /// Sends now if the client can take it, else queues within the session's bound.

@@ -231,13 +231,10 @@ import Testing
 
     /// Both brokers, driven with the same operations.
     struct Pair {
-        var forwarding = BrokerHarness<OpenBrokerPolicy>(policy: OpenBrokerPolicy())
+        var forwarding = BrokerHarness<OpenBrokerPolicy>(
+            policy: OpenBrokerPolicy(), configuration: MQTTBrokerConfiguration(maximumQueuedMessages: 8))
         var plain = BrokerHarness<OpenBrokerPolicy>(
             policy: OpenBrokerPolicy(), configuration: MQTTBrokerConfiguration(maximumQueuedMessages: 8, forwardsRepeatedMessages: false))
-
-        init() {
-            forwarding = BrokerHarness(policy: OpenBrokerPolicy(), configuration: MQTTBrokerConfiguration(maximumQueuedMessages: 8))
-        }
 
         mutating func both(_ body: (inout BrokerHarness<OpenBrokerPolicy>) -> Void) {
             body(&forwarding)
