@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 /// A coturn `turnserver` started on free loopback ports for one test, with long-term credentials
@@ -46,7 +47,8 @@ final class CoturnServer: @unchecked Sendable {
         return paths.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts coturn and waits until its TCP (and TLS) listener accepts connections.
+    /// Starts coturn and waits until its TCP (and TLS) listener accepts connections and its UDP
+    /// listener on every listening address answers a STUN Binding request.
     init(_ options: Options = Options()) async throws {
         let turnserver = try #require(
             Self.which("turnserver"),
@@ -90,6 +92,11 @@ final class CoturnServer: @unchecked Sendable {
         try process.run()
         do {
             try await Self.waitForListener(host: options.host, port: port)
+            // coturn opens its UDP listeners separately from the TCP one; under load they can
+            // come up later, and an Allocate sent before then is lost for good.
+            for host in [options.host] + options.extraListeningIPs {
+                try await Self.waitForUDPListener(host: host, port: port)
+            }
             if let tlsPort { try await Self.waitForListener(host: options.host, port: tlsPort) }
         } catch {
             stop()
@@ -167,6 +174,38 @@ final class CoturnServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw CoturnError("coturn did not listen on port \(port) within 10 s")
+    }
+}
+
+/// Notes that a datagram arrived.
+private final class AnyDatagram: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let arrived = Atomic<Bool>(false)
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { arrived.store(true, ordering: .relaxed) }
+}
+
+extension CoturnServer {
+    /// Sends a STUN Binding request (RFC 8489 §6) over UDP every 100 ms until coturn answers
+    /// (up to 10 s).
+    static func waitForUDPListener(host: String, port: Int) async throws {
+        let handler = AnyDatagram()
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in channel.pipeline.addHandler(handler) }
+            .bind(host: host.contains(":") ? "::1" : "127.0.0.1", port: 0).get()
+        defer { channel.close(promise: nil) }
+        let server = try SocketAddress(ipAddress: host, port: port)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            var request = channel.allocator.buffer(capacity: 20)
+            request.writeInteger(UInt16(0x0001))  // Binding request
+            request.writeInteger(UInt16(0))  // no attributes
+            request.writeInteger(UInt32(0x2112_A442))  // magic cookie
+            for _ in 0..<12 { request.writeInteger(UInt8.random(in: 0...255)) }
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: request)).get()
+            try await Task.sleep(for: .milliseconds(100))
+            if handler.arrived.load(ordering: .relaxed) { return }
+        }
+        throw CoturnError("coturn did not answer STUN over UDP on \(host) port \(port) within 10 s")
     }
 }
 
