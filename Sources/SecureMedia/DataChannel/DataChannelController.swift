@@ -15,7 +15,13 @@ public final class DataChannelController: Sendable {
     public let association: SCTPAssociation
     public var role: SCTPAssociation.Role { association.role }
     private let state: Mutex<State>
-    private let peerChannelHandler = Mutex<(@Sendable (DataChannel, DataChannelMessage) -> Void)?>(nil)
+    /// Boxed for the reason given at ``DataChannelMessageHandler``.
+    private let peerChannelHandler = Mutex<PeerChannelMessageHandler?>(nil)
+
+    private final class PeerChannelMessageHandler: Sendable {
+        let call: @Sendable (DataChannel, DataChannelMessage) -> Void
+        init(_ call: @escaping @Sendable (DataChannel, DataChannelMessage) -> Void) { self.call = call }
+    }
 
     private struct Outgoing {
         enum Kind {
@@ -39,7 +45,7 @@ public final class DataChannelController: Sendable {
         var eventIndex = 0
         var counters = DataChannelCounters()
         /// Messages for channels with a message handler, called once the lock is released.
-        var handlerDeliveries: [(@Sendable (DataChannelMessage) -> Void, DataChannelMessage)] = []
+        var handlerDeliveries: [(DataChannelMessageHandler, DataChannelMessage)] = []
     }
 
     /// Resets that fail this many times in a row give up and close their channels.
@@ -57,7 +63,8 @@ public final class DataChannelController: Sendable {
     /// opens in-band, installed when its DATA_CHANNEL_OPEN is handled, so that no message that
     /// follows the open in the same packet can miss it. Set it before the association starts.
     public func setPeerChannelMessageHandler(_ handler: (@Sendable (DataChannel, DataChannelMessage) -> Void)?) {
-        peerChannelHandler.withLock { $0 = handler }
+        let box = handler.map(PeerChannelMessageHandler.init)
+        peerChannelHandler.withLock { $0 = box }
     }
 
     /// See ``SCTPAssociation/setWakeup(_:)``: it must only schedule ``handlePendingWork()``
@@ -112,7 +119,7 @@ public final class DataChannelController: Sendable {
             state.handlerDeliveries.removeAll()
             return deliveries
         }
-        for (handler, message) in deliveries { handler(message) }
+        for (handler, message) in deliveries { handler.call(message) }
     }
 
     public var counters: DataChannelCounters { state.withLock { $0.counters } }
@@ -407,7 +414,7 @@ public final class DataChannelController: Sendable {
                 priority: open.priority, negotiated: false, controller: self)
             if let handler = peerChannelHandler.withLock({ $0 }) {
                 channel.setMessageHandler { [weak channel] message in
-                    if let channel { handler(channel, message) }
+                    if let channel { handler.call(channel, message) }
                 }
             }
             state.channels[streamID] = channel
