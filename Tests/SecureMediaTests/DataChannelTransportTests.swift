@@ -13,30 +13,37 @@ extension UsrsctpTests {
             let target = Mutex<DataChannelTransport?>(nil)
         }
 
-        @Test("Two transports on a real event loop open the input channel and exchange messages", .timeLimit(.minutes(1)))
-        func eventLoopPair() async throws {
+        /// A client and a server transport on one event loop of their own, each one's packets
+        /// delivered to the other on the loop. Not started.
+        static func transportPair() throws -> (
+            MultiThreadedEventLoopGroup, any EventLoop, client: DataChannelTransport, server: DataChannelTransport
+        ) {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let loop = group.next()
             let toServer = Peer()
             let toClient = Peer()
-            let clientController = try DataChannelController(role: .client, configuration: .large)
-            let serverController = try DataChannelController(role: .server, configuration: .large)
             let client = DataChannelTransport(
-                controller: clientController, eventLoop: loop,
+                controller: try DataChannelController(role: .client, configuration: .large), eventLoop: loop,
                 output: { packet in
                     let target = toServer.target.withLock { $0 }
                     loop.execute { target?.receive(packet) }
                 }, onEvent: { _ in })
             let server = DataChannelTransport(
-                controller: serverController, eventLoop: loop,
+                controller: try DataChannelController(role: .server, configuration: .large), eventLoop: loop,
                 output: { packet in
                     let target = toClient.target.withLock { $0 }
                     loop.execute { target?.receive(packet) }
                 }, onEvent: { _ in })
             toServer.target.withLock { $0 = server }
             toClient.target.withLock { $0 = client }
-            let a = try clientController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
-            let b = try serverController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            return (group, loop, client, server)
+        }
+
+        @Test("Two transports on a real event loop open the input channel and exchange messages", .timeLimit(.minutes(1)))
+        func eventLoopPair() async throws {
+            let (group, loop, client, server) = try Self.transportPair()
+            let a = try client.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let b = try server.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
             try await loop.submit {
                 try client.start()
                 try server.start()
@@ -63,28 +70,9 @@ extension UsrsctpTests {
 
         @Test("A message handler runs on the loop in order and its replies leave in the same pass", .timeLimit(.minutes(1)))
         func messageHandlerEcho() async throws {
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let loop = group.next()
-            let toServer = Peer()
-            let toClient = Peer()
-            let clientController = try DataChannelController(role: .client, configuration: .large)
-            let serverController = try DataChannelController(role: .server, configuration: .large)
-            let client = DataChannelTransport(
-                controller: clientController, eventLoop: loop,
-                output: { packet in
-                    let target = toServer.target.withLock { $0 }
-                    loop.execute { target?.receive(packet) }
-                }, onEvent: { _ in })
-            let server = DataChannelTransport(
-                controller: serverController, eventLoop: loop,
-                output: { packet in
-                    let target = toClient.target.withLock { $0 }
-                    loop.execute { target?.receive(packet) }
-                }, onEvent: { _ in })
-            toServer.target.withLock { $0 = server }
-            toClient.target.withLock { $0 = client }
-            let a = try clientController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
-            let b = try serverController.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let (group, loop, client, server) = try Self.transportPair()
+            let a = try client.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
+            let b = try server.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
             let offLoop = Mutex(0)
             b.setMessageHandler { message in
                 if !loop.inEventLoop { offLoop.withLock { $0 += 1 } }
@@ -103,7 +91,7 @@ extension UsrsctpTests {
             let echoed = await take(sent.count, from: &atA)
             #expect(echoed == sent)
             #expect(offLoop.withLock { $0 } == 0)
-            #expect(serverController.counters.messagesReceived == sent.count)
+            #expect(server.controller.counters.messagesReceived == sent.count)
             try await loop.submit {
                 client.close()
                 server.close()
@@ -123,28 +111,9 @@ extension UsrsctpTests {
             // Reading a function value out of a generic container through `inout` (Mutex's
             // withLock) re-wraps it in reabstraction thunks; written back each time, the chain
             // grew by two frames per message and an echo walked thousands of them.
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let loop = group.next()
-            let toServer = Peer()
-            let toClient = Peer()
-            let clientController = try DataChannelController(role: .client, configuration: .large)
-            let serverController = try DataChannelController(role: .server, configuration: .large)
-            let client = DataChannelTransport(
-                controller: clientController, eventLoop: loop,
-                output: { packet in
-                    let target = toServer.target.withLock { $0 }
-                    loop.execute { target?.receive(packet) }
-                }, onEvent: { _ in })
-            let server = DataChannelTransport(
-                controller: serverController, eventLoop: loop,
-                output: { packet in
-                    let target = toClient.target.withLock { $0 }
-                    loop.execute { target?.receive(packet) }
-                }, onEvent: { _ in })
-            toServer.target.withLock { $0 = server }
-            toClient.target.withLock { $0 = client }
-            let a = try clientController.createDataChannel(label: "input", negotiatedID: 0)
-            let b = try serverController.createDataChannel(label: "input", negotiatedID: 0)
+            let (group, loop, client, server) = try Self.transportPair()
+            let a = try client.controller.createDataChannel(label: "input", negotiatedID: 0)
+            let b = try server.controller.createDataChannel(label: "input", negotiatedID: 0)
             let depths = Mutex<[Int]>([])
             b.setMessageHandler { _ in
                 let depth = Self.stackDepthMarker()
