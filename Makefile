@@ -15,7 +15,7 @@ PYTHON        = $(shell bash scripts/python.sh)
 # Prerequisites run one after another, in the order written.
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
-.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice bench-media bench-datachannel fuzz-stun fuzz-mqtt fuzz-ice clean
+.PHONY: help deps build test unit interop demo bench-stun bench-mqtt bench-http bench-ice bench-media bench-datachannel bench-datachannel-soak fuzz-stun fuzz-mqtt fuzz-ice clean
 
 help:
 	@echo "make deps        install missing Debian and Python packages"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-ice   release build, then Benchmarks/ice-bench.py (ours vs aioice; NAT cases need root)"
 	@echo "make bench-media release build, then Benchmarks/media-bench (send path vs libsrtp) and media-offer-bench.py (offer to DTLS vs aiortc)"
 	@echo "make bench-datachannel release build, then Benchmarks/datachannel-bench.py (echo RTT and bulk, Chromium to ours vs aiortc)"
+	@echo "make bench-datachannel-soak  80,000 echoes in one session: does the RTT or memory drift"
 	@echo "make fuzz-stun   Fuzz/fuzz-stun.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-mqtt   Fuzz/fuzz-mqtt.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make fuzz-ice    Fuzz/fuzz-ice.sh for FUZZ_SECONDS=$(FUZZ_SECONDS)"
@@ -84,6 +85,10 @@ bench-media: deps
 bench-datachannel: deps
 	$(SWIFT) build -c release --product webrtc-peer
 	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/datachannel-bench.py 2000 3
+
+bench-datachannel-soak: deps
+	$(SWIFT) build -c release --product webrtc-peer
+	POD_ARCADE_BIN_DIR=$(RELEASE_BIN) $(PYTHON) Benchmarks/datachannel-soak.py 8 10000
 
 fuzz-stun:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/fuzz-stun.sh
