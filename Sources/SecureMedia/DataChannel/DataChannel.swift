@@ -226,8 +226,9 @@ public final class DataChannel: Sendable {
 /// generic `inout`, and a function value passed that way is converted to the generic
 /// representation and back, each conversion wrapping it in a reabstraction thunk, and the
 /// wrapped value is written back. Every read made the stored handler two thunks deeper: after
-/// 4,000 messages a call walked 8,000 frames (512 KB of stack), and a long session would have
-/// overflowed the event loop's stack. A class reference goes through unchanged.
+/// 4,000 messages a call walked 8,000 frames (512 KB of stack in a debug build); in a release
+/// build the echo round trip grew fourfold and memory by 1.7 MB per 10,000 messages, and the
+/// stack would in the end have overflowed. A class reference goes through unchanged.
 final class DataChannelMessageHandler: Sendable {
     let call: @Sendable (DataChannelMessage) -> Void
     init(_ call: @escaping @Sendable (DataChannelMessage) -> Void) { self.call = call }
