@@ -39,18 +39,24 @@ extension UsrsctpTests {
             return (group, loop, client, server)
         }
 
+        /// Starts both transports on `loop` and waits until `channel` (client side) is open.
+        static func start(
+            _ client: DataChannelTransport, _ server: DataChannelTransport, on loop: any EventLoop, opening channel: DataChannel
+        ) async throws {
+            try await loop.submit {
+                try client.start()
+                try server.start()
+            }.get()
+            var events = channel.events.makeAsyncIterator()
+            #expect(await events.next() == .open)
+        }
+
         @Test("Two transports on a real event loop open the input channel and exchange messages", .timeLimit(.minutes(1)))
         func eventLoopPair() async throws {
             let (group, loop, client, server) = try Self.transportPair()
             let a = try client.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
             let b = try server.controller.createDataChannel(label: "input", protocol: "pod-arcade-input-v1", negotiatedID: 0)
-            try await loop.submit {
-                try client.start()
-                try server.start()
-            }.get()
-            var aEvents = a.events.makeAsyncIterator()
-            let opened = await aEvents.next()
-            #expect(opened == .open)
+            try await Self.start(client, server, on: loop, opening: a)
             var atB = b.messages.makeAsyncIterator()
             var atA = a.messages.makeAsyncIterator()
             for index in 0..<100 {
@@ -79,12 +85,7 @@ extension UsrsctpTests {
                 // Sending from inside the handler must not deadlock on the controller.
                 try? b.send(message)
             }
-            try await loop.submit {
-                try client.start()
-                try server.start()
-            }.get()
-            var aEvents = a.events.makeAsyncIterator()
-            #expect(await aEvents.next() == .open)
+            try await Self.start(client, server, on: loop, opening: a)
             var atA = a.messages.makeAsyncIterator()
             let sent = (0..<500).map { DataChannelMessage.string("move \($0)") } + [.binary(ByteBuffer(repeating: 7, count: 70_000))]
             for message in sent { try a.send(message) }
@@ -119,12 +120,7 @@ extension UsrsctpTests {
                 let depth = Self.stackDepthMarker()
                 depths.withLock { $0.append(depth) }
             }
-            try await loop.submit {
-                try client.start()
-                try server.start()
-            }.get()
-            var aEvents = a.events.makeAsyncIterator()
-            #expect(await aEvents.next() == .open)
+            try await Self.start(client, server, on: loop, opening: a)
             let count = 4_000
             for index in 0..<count { try a.send("move \(index)") }
             let deadline = ContinuousClock.now + .seconds(30)
