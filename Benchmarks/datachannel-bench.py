@@ -9,12 +9,19 @@ warm-up. Then a bulk transfer: 16 MiB in 64 KiB binary messages, echoed back, ti
 last echo arrives. Prints median and p99 and the ratio (targets: median ours <= 0.5 x aiortc's,
 p99 ours < 2 ms); the bulk figures are reported.
 
+With BENCH_SPLIT=1 (root, tcpdump) each measured ping phase is also captured on `lo` and every
+cycle divided on the wire into the answerer's share and Chromium's share (Benchmarks/wire_split.py);
+Chromium's share alone bounds the ratio any answerer could reach. BENCH_ECHO_DELAY_US=N makes
+ours hold each echo N microseconds (webrtc-peer --echo-delay-us): how the round trip and
+Chromium's share move when the answerer is slower.
+
 Usage: python3 Benchmarks/datachannel-bench.py [pings] [rounds]   (POD_ARCADE_BIN_DIR: the binaries)
 """
 
 from __future__ import annotations
 
 import http.server
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "interop"))
 
 from media_helpers import start_aiortc, start_webrtc_peer  # noqa: E402
+
+import wire_split  # noqa: E402  (Benchmarks/, next to this file)
+
+SPLIT = os.environ.get("BENCH_SPLIT") == "1"
+ECHO_DELAY_US = int(os.environ.get("BENCH_ECHO_DELAY_US", "0"))
 
 OFFER = """
 window.pc = new RTCPeerConnection({iceServers: []});
@@ -144,15 +156,23 @@ def connect(page, answerer) -> None:
         answerer.next(0.05)
 
 
-def session(page, tmp: Path, ours: bool, pings: int, bulk: bool) -> tuple[list[float], dict | None]:
-    answerer = (start_webrtc_peer(tmp, name="ours") if ours
+def session(page, tmp: Path, ours: bool, pings: int,
+            bulk: bool) -> tuple[list[float], dict | None, wire_split.Split | None]:
+    delay = ("--echo-delay-us", str(ECHO_DELAY_US)) if ECHO_DELAY_US else ()
+    answerer = (start_webrtc_peer(tmp, *delay, name="ours") if ours
                 else start_aiortc(tmp, "--answer", name="aiortc-answerer"))
     try:
         connect(page, answerer)
         page.module(PING, 200, timeout=60)  # warm-up
-        rtts = page.module(PING, pings, timeout=300)
+        capture = wire_split.Capture(tmp / "pings.pcap") if SPLIT else None
+        try:
+            rtts = page.module(PING, pings, timeout=300)
+        finally:
+            if capture:
+                capture.stop()
+        on_wire = wire_split.split(wire_split.read_pcap(capture.path)) if capture else None
         result = page.module(BULK, 16 << 20, 65536, timeout=180) if bulk else None
-        return rtts, result
+        return rtts, result, on_wire
     finally:
         answerer.stop()
 
@@ -175,18 +195,27 @@ def main() -> None:
         theirs: list[float] = []
         bulk: dict[str, list[float]] = {"ours": [], "aiortc": []}
         chromium: list[float] = []
+        splits = {"ours": wire_split.Split(), "aiortc": wire_split.Split()}
         try:
             chromium = chromium_pair(page, pings)
             for _ in range(rounds):
                 for is_ours in (True, False):
-                    rtts, result = session(page, tmp, is_ours, pings, bulk=True)
+                    rtts, result, on_wire = session(page, tmp, is_ours, pings, bulk=True)
                     (ours if is_ours else theirs).extend(rtts)
+                    if on_wire:
+                        whole = splits["ours" if is_ours else "aiortc"]
+                        whole.answerer_ms += on_wire.answerer_ms
+                        whole.chromium_ms += on_wire.chromium_ms
+                        whole.skipped += on_wire.skipped
+                        for key, count in on_wire.sizes.items():
+                            whole.sizes[key] = whole.sizes.get(key, 0) + count
                     if result and result["received"] >= 16 << 20:
                         bulk["ours" if is_ours else "aiortc"].append(16 / result["seconds"])
         finally:
             page.driver.quit()
     print(f"Echo round trip, 8-byte messages on the input channel, Chromium <-> answerer on loopback,"
-          f" {len(ours)} pings each ({rounds} sessions, alternating)")
+          f" {len(ours)} pings each ({rounds} sessions, alternating)"
+          + (f"; ours holds each echo {ECHO_DELAY_US} us" if ECHO_DELAY_US else ""))
     for name, values in (("ours", ours), ("aiortc", theirs)):
         print(f"  {name:6} median {statistics.median(values):6.3f} ms  p99 {percentile(values, 0.99):6.3f} ms"
               f"  max {max(values):7.3f} ms  mean {statistics.fmean(values):6.3f} ms")
@@ -195,6 +224,14 @@ def main() -> None:
     ratio = statistics.median(ours) / statistics.median(theirs)
     print(f"  median ratio ours/aiortc {ratio:.2f} (target <= 0.5); p99 ours {percentile(ours, 0.99):.3f} ms"
           f" (target < 2 ms)")
+    if SPLIT:
+        print("Each cycle divided on the wire (tcpdump on lo): ping -> echo is the answerer's share,"
+              " echo -> next ping is Chromium's")
+        for name in ("ours", "aiortc"):
+            print(wire_split.describe(name, splits[name]))
+        floor = min(statistics.median(splits[name].chromium_ms) for name in splits)
+        print(f"  an answerer taking no time at all would still measure about {floor:.3f} ms"
+              f" (Chromium's smaller share): ratio {floor / statistics.median(theirs):.2f} against aiortc")
     print("Bulk: 16 MiB in 64 KiB messages echoed back (16 MiB each way), MiB/s each way per session")
     for name in ("ours", "aiortc"):
         values = bulk[name]

@@ -4,6 +4,7 @@ import Foundation
 import ICEAgent
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import STUNCore
 import SecureMedia
 
@@ -44,6 +45,9 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
     var dropOutgoing: Double = 0
     @Option(name: .customLong("drop-sctp"), help: "drop this fraction of SCTP packets each way (simulated loss)")
     var dropSCTP: Double = 0
+    @Option(name: .customLong("echo-delay-us"),
+            help: "hold each echo on the negotiated channel this many microseconds (a slower answerer, for the echo benchmark)")
+    var echoDelayMicroseconds: Int64 = 0
 
     func run() async throws {
         let output = JSONLines()
@@ -56,6 +60,9 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
         guard !frames.isEmpty else { throw ValidationError("--video-file: no H.264 pictures in \(videoFile)") }
         guard (0..<1).contains(dropOutgoing) else { throw ValidationError("--drop-outgoing: a fraction in 0..<1") }
         guard (0..<1).contains(dropSCTP) else { throw ValidationError("--drop-sctp: a fraction in 0..<1") }
+        guard (0...1_000_000).contains(echoDelayMicroseconds) else {
+            throw ValidationError("--echo-delay-us: 0 to 1000000")
+        }
         let servers: [IceServer]
         do {
             servers = try IceServer.parseList(json: iceServers)
@@ -111,7 +118,7 @@ struct WebRTCPeerCommand: AsyncParsableCommand {
                         offer: object["sdp"] as? String ?? "", waitForGathering: waitForGathering)
                     output.emit("answer", session: id, ["sdp": answer])
                     if let input = connection.dataChannel(label: NegotiatedDataChannel.podArcadeInput.label) {
-                        echo(input, session: id, output: output)
+                        echo(input, session: id, output: output, delay: .microseconds(echoDelayMicroseconds))
                     }
                 } catch {
                     output.emit("error", session: id, ["message": "\(error)"])
@@ -226,7 +233,9 @@ func watch(_ connection: PeerConnection, id: String, received: NIODeadline, sess
 
 /// Reports the channel's opening and closing and sends every message back on it, in order.
 /// Sends never block: what SCTP cannot take yet waits in the channel's queue (bufferedAmount).
-func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
+/// With a `delay`, each echo on the negotiated channel leaves that long after its message, from a
+/// timer on the same event loop (Benchmarks/datachannel-bench.py's BENCH_ECHO_DELAY_US).
+func echo(_ channel: DataChannel, session id: String, output: JSONLines, delay: TimeAmount = .zero) {
     let fields: [String: Any] = ["label": channel.label, "id": Int(channel.id), "protocol": channel.protocol]
     if channel.readyState == .open { output.emit("datachannel", session: id, fields.merging(["event": "open"]) { $1 }) }
     Task {
@@ -243,10 +252,17 @@ func echo(_ channel: DataChannel, session id: String, output: JSONLines) {
     // Channels the peer opened have theirs from the configuration already.
     guard channel.negotiated else { return }
     channel.setMessageHandler { message in
-        do {
-            try channel.send(message)
-        } catch {
-            output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
+        let send: @Sendable () -> Void = {
+            do {
+                try channel.send(message)
+            } catch {
+                output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
+            }
+        }
+        if delay > .zero, let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+            loop.scheduleTask(in: delay, send)
+        } else {
+            send()
         }
     }
 }

@@ -132,6 +132,10 @@ async def offerer(args: argparse.Namespace) -> None:
     def on_state() -> None:
         say(type="state", state=pc.connectionState)
 
+    @pc.on("iceconnectionstatechange")
+    def on_ice_state() -> None:  # Benchmarks/media-offer-bench.py times the offerer's own ICE
+        say(type="ice", state=pc.iceConnectionState)
+
     await pc.setLocalDescription(await pc.createOffer())
     say(type="offer", sdp=pc.localDescription.sdp)
     queue: asyncio.Queue[dict] = asyncio.Queue()
