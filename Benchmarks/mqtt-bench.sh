@@ -27,6 +27,7 @@
 #   BENCH_RATE          latency: total publish rate, messages/s (default 1000)
 #   BENCH_LAT_DURATION  measured seconds per latency run (default 10)
 #   BENCH_LAT_QOS       latency: QoS (default 0)
+#   BENCH_LAT_TOPOS     latency: topologies, publishers x subscribers (default "1x1 16x16")
 #   BENCH_LAT_ROUNDS    latency: rounds per topology (default 3). Each round runs every
 #                       broker once, in an order rotated by one per round, so a busy moment
 #                       of the machine falls on a different broker each time; the report
@@ -59,6 +60,7 @@ SIZE=${BENCH_SIZE:-256}
 RATE=${BENCH_RATE:-1000}
 LAT_DURATION=${BENCH_LAT_DURATION:-10}
 LAT_QOS=${BENCH_LAT_QOS:-0}
+LAT_TOPOS=${BENCH_LAT_TOPOS:-1x1 16x16}
 LAT_ROUNDS=${BENCH_LAT_ROUNDS:-3}
 CLIENTS=${BENCH_CLIENTS:-10000}
 HOLD=${BENCH_HOLD:-5}
@@ -292,7 +294,7 @@ fi
 # Rounds interleave the brokers (mosquitto, mosquitto+nodelay, ours; then starting one later),
 # so that the figures of one broker are not all taken in one stretch of time.
 if [[ " $PARTS " == *" latency "* ]]; then
-    for topo in 1x1 16x16; do
+    for topo in $LAT_TOPOS; do
         for ((round = 1; round <= LAT_ROUNDS; round++)); do
             for ((i = 0; i < ${#BROKERS[@]}; i++)); do
                 kind=${BROKERS[$(((i + round - 1) % ${#BROKERS[@]}))]}
@@ -409,7 +411,7 @@ round_values() { # topo kind field
     done
 }
 if [[ " $PARTS " == *" latency "* ]]; then
-    for topo in 1x1 16x16; do
+    for topo in $LAT_TOPOS; do
         echo
         echo "(b) latency $topo, QoS $LAT_QOS, $RATE msg/s published, ${LAT_DURATION}s per run," \
              "$LAT_ROUNDS round(s) with the brokers interleaved"
