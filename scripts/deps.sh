@@ -32,6 +32,7 @@ DEBIAN_PACKAGES=(
   python3-venv # the private environment, when python3 is Debian's own
   python3-pip
   wrk          # Benchmarks/http-bench.sh: the HTTP load generator
+  tcpdump      # Benchmarks/datachannel-bench.py with BENCH_SPLIT=1: each echo divided on the wire
 )
 
 # Python packages as "pip-name=import-name". Add new ones here, one a line.
