@@ -259,11 +259,12 @@ func echo(_ channel: DataChannel, session id: String, output: JSONLines, delay: 
                 output.emit("error", session: id, ["message": "echo on \(channel.label): \(error)"])
             }
         }
-        if delay > .zero, let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-            loop.scheduleTask(in: delay, send)
-        } else {
-            send()
+        guard delay > .zero else { return send() }
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else {
+            output.emit("error", session: id, ["message": "--echo-delay-us: messages arrive off an event loop"])
+            return send()
         }
+        loop.scheduleTask(in: delay, send)
     }
 }
 
