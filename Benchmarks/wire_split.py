@@ -123,6 +123,14 @@ class Split:
     sizes: dict[tuple[str, int], int] = field(default_factory=dict)  # (direction, size) -> count
     skipped: int = 0                                          # data-sized records out of turn
 
+    def add(self, other: "Split") -> None:
+        """Adds another session's cycles and counts to these."""
+        self.answerer_ms += other.answerer_ms
+        self.chromium_ms += other.chromium_ms
+        self.skipped += other.skipped
+        for key, count in other.sizes.items():
+            self.sizes[key] = self.sizes.get(key, 0) + count
+
 
 def split(datagrams: list[Datagram]) -> Split:
     srtp_bytes: collections.Counter = collections.Counter()
